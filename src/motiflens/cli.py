@@ -1,0 +1,303 @@
+"""Command-line interface: ``motiflens simulate | models | train | evaluate | interpret | tomtom |
+data | reproduce | report``.
+
+Each subcommand is a thin layer over a library function; every result directory receives the
+full configuration and provenance of what produced it. User errors (``MotiflensError``) are
+printed as one line on stderr with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from motiflens.errors import ConfigError, MotiflensError
+
+# ----------------------------------------------------------------------------- subcommands
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from motiflens.simulate import SimulationConfig, simulate_to_hdf5
+
+    kwargs = dict(n_sequences=args.n, length=args.length, spacing=args.spacing, seed=args.seed)
+    if args.motifs:
+        kwargs["motifs"] = args.motifs
+    if args.split:
+        kwargs["split"] = tuple(args.split)
+    config = SimulationConfig(**kwargs)
+    path = simulate_to_hdf5(config, args.out)
+    print(f"wrote {path}")
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from motiflens.models import MODEL_NAMES, build_model, count_parameters, model_spec
+
+    print(f"{'name':<14} {'conv layers (filters x width / pool, stride)':<52} "
+          f"{'params @200':>12} {'params @1000':>13}")
+    for name in MODEL_NAMES:
+        spec = model_spec(name, input_length=200)
+        layers = "; ".join(
+            f"{b.filters}x{b.width}/{b.pool_size},{b.pool_stride or b.pool_size}" for b in spec.conv
+        )
+        n200 = count_parameters(build_model(spec))
+        n1000 = count_parameters(build_model(model_spec(name, input_length=1000)))
+        print(f"{name:<14} {layers:<52} {n200:>12,} {n1000:>13,}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from motiflens.data.dataset import load_dataset
+    from motiflens.models import model_spec
+    from motiflens.train import TrainConfig, train
+
+    dataset = load_dataset(args.data, in_memory=not args.stream)
+    n_outputs = dataset.train.Y.shape[1]
+    length = dataset.train.X.shape[2]
+    spec = model_spec(args.model, input_length=length, n_outputs=n_outputs)
+    overrides = {k: v for k, v in dict(
+        seed=args.seed, max_epochs=args.epochs, patience=args.patience,
+        batch_size=args.batch_size, device=args.device, lr=args.lr,
+    ).items() if v is not None}
+    config = TrainConfig.for_protocol(args.protocol, **overrides)
+    result = train(spec, dataset, config, args.out, resume=not args.no_resume)
+    _print_metrics(args.model, result)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from motiflens._io import read_json
+
+    for run_dir in args.run_dirs:
+        metrics_path = Path(run_dir) / "metrics.json"
+        if args.recompute or not metrics_path.exists():
+            from motiflens.data.dataset import load_dataset
+            from motiflens.train import evaluate, load_run
+
+            model, spec, config = load_run(run_dir)
+            data_path = args.data or read_json(Path(run_dir) / "config.json").get("dataset", {}).get("path")
+            if not data_path:
+                raise ConfigError(f"{run_dir}: no dataset path recorded; pass --data")
+            metrics = evaluate(model, load_dataset(data_path).test, device=args.device or "cpu")
+        else:
+            metrics = read_json(metrics_path)
+        _print_metrics(str(run_dir), metrics)
+
+
+def cmd_interpret(args: argparse.Namespace) -> None:
+    from motiflens.interpret.pipeline import interpret_run
+
+    summaries = interpret_run(
+        args.run_dir, layers=tuple(args.layer), mode=args.mode, db=args.db,
+        gt_list=args.gt_list, data=args.data, threshold=args.threshold,
+        trim=not args.no_trim, n_sequences=args.n_sequences,
+    )
+    for layer, summary in summaries.items():
+        print(
+            f"layer {layer}: {summary['n_filters']} filters, {summary['n_dead']} dead; "
+            f"match {args.db}: {summary['frac_match_db']:.3f}; "
+            f"match ground truth: {summary['frac_match_gt']:.3f}; "
+            f"TFs found: {summary['n_tfs_found']}/{summary['n_tfs']}  -> {summary['out_dir']}"
+        )
+
+
+def cmd_tomtom(args: argparse.Namespace) -> None:
+    from motiflens.interpret.tomtom import TomtomConfig, tomtom, write_tomtom_tsv
+    from motiflens.jaspar import load_motif_source
+    from motiflens.motifs import read_meme
+
+    queries = read_meme(args.query)
+    targets = load_motif_source(args.target)
+    config = TomtomConfig(
+        distance=args.dist, min_overlap=args.min_overlap, thresh=args.thresh,
+        evalue=not args.qvalue, pseudocount=args.pseudocount,
+    )
+    hits = tomtom(queries, targets, config)
+    out = Path(args.out)
+    write_tomtom_tsv(hits, out)
+    print(f"{len(hits)} matches of {len(queries)} queries against {len(targets)} targets -> {out}")
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    if args.source == "deepsea":
+        from motiflens.data.deepsea import build_deepsea
+
+        path = build_deepsea(args.bundle, args.out)
+    elif args.source == "peaks":
+        from motiflens.data.peaks import PeaksConfig, build_peaks_dataset
+
+        peaks = dict(_parse_named_file(item) for item in args.peaks)
+        config = PeaksConfig(
+            genome=args.genome, peaks=peaks, length=args.length,
+            test_chroms=tuple(args.test_chroms), reverse_complement=args.reverse_complement,
+            seed=args.seed,
+        )
+        path = build_peaks_dataset(config, args.out)
+    else:
+        from motiflens.data.fasta import build_fasta_dataset
+
+        path = build_fasta_dataset(
+            fasta=args.fasta, bed=args.bed, genome=args.genome, out=args.out,
+            shuffled_negatives=args.shuffled_negatives, seed=args.seed,
+        )
+    print(f"wrote {path}")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from motiflens.experiments.sweep import run_experiment
+
+    out = run_experiment(
+        args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
+        epochs=args.epochs, sweep_seed=args.seed, data=args.data,
+    )
+    print(f"results in {out}")
+    if not args.no_report:
+        from motiflens.report.html import write_report
+
+        print(f"report: {write_report(out)}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from motiflens.report.html import write_report
+
+    print(f"report: {write_report(args.results_dir)}")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _parse_named_file(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise ConfigError(f"--peaks {item!r}: expected NAME=FILE (e.g. CTCF=ctcf.narrowPeak)")
+    name, path = item.split("=", 1)
+    return name, path
+
+
+def _print_metrics(title: str, metrics: dict) -> None:
+    auroc = metrics.get("mean_auroc", metrics.get("test", {}).get("mean_auroc"))
+    aupr = metrics.get("mean_aupr", metrics.get("test", {}).get("mean_aupr"))
+    print(f"{title}: test AU-ROC {auroc:.4f}  AU-PR {aupr:.4f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="motiflens", description="Which sequence motifs has my CNN learned?"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("simulate", help="make the paper's synthetic benchmark (HDF5)")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--n", type=int, default=25000, help="number of sequences (default 25000)")
+    p.add_argument("--length", type=int, default=200, help="sequence length (default 200)")
+    p.add_argument("--motifs", default=None, help="JASPAR IDs (comma separated) or a MEME file")
+    p.add_argument("--spacing", choices=["code", "buffer"], default="buffer")
+    p.add_argument("--split", type=float, nargs=3, metavar=("TRAIN", "VALID", "TEST"))
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("models", help="list the paper's architectures with parameter counts")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a named architecture on an HDF5 dataset")
+    p.add_argument("--model", required=True, help="architecture name (see `motiflens models`)")
+    p.add_argument("--data", required=True, help="HDF5 dataset")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--protocol", choices=["paper", "code"], default="paper")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--epochs", type=int, help="maximum epochs")
+    p.add_argument("--patience", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: auto)")
+    p.add_argument("--stream", action="store_true", help="stream batches from disk")
+    p.add_argument("--no-resume", action="store_true", help="start over even if last.pt exists")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="print test metrics of run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--recompute", action="store_true", help="re-evaluate the checkpoint")
+    p.add_argument("--data", help="dataset (default: the one recorded in the run)")
+    p.add_argument("--device")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("interpret", help="filters -> motifs -> Tomtom -> scores and logos")
+    p.add_argument("run_dir")
+    p.add_argument("--layer", type=int, nargs="+", default=[1], help="conv layer(s), 1-based")
+    p.add_argument("--mode", choices=["paper", "code"], default="paper")
+    p.add_argument("--db", default="JASPAR2016", help="JASPAR release name or a MEME file")
+    p.add_argument("--gt-list", default="paper", help="ground-truth ID list (paper|code)")
+    p.add_argument("--data", help="dataset whose test set is scanned (default: the run's)")
+    p.add_argument("--threshold", type=float, help="activation threshold (default per mode)")
+    p.add_argument("--n-sequences", type=int, help="scan only the first N test sequences")
+    p.add_argument("--no-trim", action="store_true", help="compare untrimmed filter PPMs")
+    p.set_defaults(func=cmd_interpret)
+
+    p = sub.add_parser("tomtom", help="compare query motifs with a database (in-process Tomtom)")
+    p.add_argument("query", help="query motifs (MEME)")
+    p.add_argument("target", help="target motifs (MEME file or JASPAR release name)")
+    p.add_argument("--out", default="tomtom.tsv")
+    p.add_argument("--dist", choices=["ed", "pearson"], default="ed")
+    p.add_argument("--min-overlap", type=int, default=1)
+    p.add_argument("--thresh", type=float, default=0.1)
+    p.add_argument("--qvalue", action="store_true", help="threshold on q-value, not E-value")
+    p.add_argument("--pseudocount", type=float, default=0.1)
+    p.set_defaults(func=cmd_tomtom)
+
+    p = sub.add_parser("data", help="build an HDF5 dataset from real data")
+    dsub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    d = dsub.add_parser("deepsea", help="the paper's DeepSEA subset")
+    d.add_argument("--bundle", required=True, help="deepsea_train/ directory")
+    d.add_argument("--out", required=True)
+    d = dsub.add_parser("peaks", help="genome FASTA + peak files")
+    d.add_argument("--genome", required=True)
+    d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE")
+    d.add_argument("--out", required=True)
+    d.add_argument("--length", type=int, default=1000)
+    d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
+    d.add_argument("--reverse-complement", action="store_true")
+    d.add_argument("--seed", type=int, default=0)
+    d = dsub.add_parser("fasta", help="labelled FASTA, or BED intervals + genome")
+    d.add_argument("--fasta", nargs="*", default=[], metavar="[NAME=]FILE")
+    d.add_argument("--bed", nargs="*", default=[], metavar="NAME=FILE")
+    d.add_argument("--genome")
+    d.add_argument("--out", required=True)
+    d.add_argument("--shuffled-negatives", action="store_true")
+    d.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")
+    p.add_argument("experiment", help="table1, deeper-layers, table2, or a YAML file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--ray", help="auto or a Ray cluster address")
+    p.add_argument("--epochs", type=int, help="override the maximum epochs")
+    p.add_argument("--seed", type=int, default=0, help="sweep seed")
+    p.add_argument("--data", help="dataset (required for table2)")
+    p.add_argument("--no-report", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("report", help="write the HTML report of a sweep directory")
+    p.add_argument("results_dir")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``motiflens`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except MotiflensError as exc:
+        print(f"motiflens {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"motiflens {args.command}: interrupted (finished work is kept; rerun to resume)",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Aggregate a sweep's trials: mean ± sd per model and layer, beside the paper's numbers.
+
+Reads ``runs/<model>/trial-<k>/result.json`` of every complete trial (incomplete trials are
+ignored) and writes ``summary/``::
+
+    summary.tsv / summary.md      per (model, layer): n trials, AU-ROC, AU-PR, fraction of filters
+                                  matching JASPAR / ground truth (mean ± sd), paper's numbers
+    tf_coverage.tsv / .md         per (model, layer): mean ± sd number of filters matching each TF
+    findings.tsv / .md            the paper's qualitative findings and claims, checked
+    trials.tsv                    one row per (model, trial, layer): the raw numbers
+    summary.json                  everything above, machine-readable
+
+Standard deviations are sample standard deviations (ddof = 1); with one trial there is none.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from motiflens import _io
+from motiflens.errors import ConfigError, FormatError
+from motiflens.experiments.registry import Experiment, experiment_from_dict, load_paper_numbers
+from motiflens.report.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
+
+METRICS = ("auroc", "aupr", "match_db", "match_gt")
+METRIC_TITLES = {
+    "auroc": "AU-ROC", "aupr": "AU-PR", "match_db": "match JASPAR", "match_gt": "match ground truth",
+}
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_sweep_experiment(results_dir: str | Path) -> Experiment:
+    """The experiment a sweep directory was run with (its ``experiment.yaml``)."""
+    path = Path(results_dir) / "experiment.yaml"
+    if not path.is_file():
+        raise FormatError(path, "not a sweep directory (no experiment.yaml); run `motiflens reproduce` first")
+    import yaml
+
+    with open(path) as handle:
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as exc:
+            raise FormatError(path, f"invalid YAML: {exc}") from None
+    return experiment_from_dict(data, source=str(path))
+
+
+def collect_results(results_dir: str | Path, experiment: Experiment | None = None
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """Complete trials per model id, in trial order: ``{model_id: [result.json, ...]}``."""
+    root = Path(results_dir)
+    experiment = experiment or load_sweep_experiment(root)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entry in experiment.models:
+        results = []
+        for done in (root / "runs" / entry.id).glob("trial-*/result.json"):
+            result = _io.read_json(done)
+            result["trial_dir"] = str(done.parent)
+            results.append(result)
+        out[entry.id] = sorted(results, key=lambda r: int(r["trial"]))
+    return out
+
+
+def _layer_value(result: dict[str, Any], layer: int, metric: str) -> float | None:
+    if metric in ("auroc", "aupr"):
+        value = result.get(metric)
+    else:
+        summary = result.get("layers", {}).get(str(layer))
+        if summary is None:
+            return None
+        value = summary.get({"match_db": "frac_match_db", "match_gt": "frac_match_gt"}.get(metric, metric))
+    return None if value is None else float(value)
+
+
+def mean_sd(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample sd (ddof 1) of the non-missing values; (None, None) if none, sd None if one."""
+    clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not clean:
+        return None, None
+    mean = float(np.mean(clean))
+    sd = float(np.std(clean, ddof=1)) if len(clean) > 1 else None
+    return mean, sd
+
+
+def _paper_text(values: Sequence[float] | None) -> str:
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{float(values[0]):g}"
+    return fmt_mean_sd(float(values[0]), float(values[1]), 3)
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def summarize(results_dir: str | Path) -> dict[str, Any]:
+    """Aggregate a sweep directory (nothing written).
+
+    Returns
+    -------
+    dict
+        ``experiment`` (dict), ``sweep`` (sweep.json), ``rows`` (per model and layer, numeric
+        ``<metric>_mean/_sd`` plus ``paper_<metric>`` text), ``tfs`` (TF names),
+        ``tf_rows``, ``trials`` (raw per-trial rows), ``claims``, ``findings``, ``paper_source``.
+    """
+    root = Path(results_dir)
+    experiment = load_sweep_experiment(root)
+    sweep = _io.read_json(root / "sweep.json") if (root / "sweep.json").is_file() else {}
+    results = collect_results(root, experiment)
+    paper = load_paper_numbers(experiment.paper_numbers)
+
+    rows: list[dict[str, Any]] = []
+    tf_rows: list[dict[str, Any]] = []
+    trial_rows: list[dict[str, Any]] = []
+    tfs: list[str] = []
+    for entry in experiment.models:
+        trials = results[entry.id]
+        for layer in entry.layers:
+            row: dict[str, Any] = {
+                "model_id": entry.id, "label": entry.label, "model": entry.model, "layer": layer,
+                "n_trials": len(trials),
+            }
+            for metric in METRICS:
+                mean, sd = mean_sd([_layer_value(r, layer, metric) for r in trials])
+                row[f"{metric}_mean"], row[f"{metric}_sd"] = mean, sd
+            summaries = [r.get("layers", {}).get(str(layer)) or {} for r in trials]
+            row["n_filters"] = summaries[0].get("n_filters") if summaries else None
+            row["n_dead_mean"] = mean_sd([s.get("n_dead") for s in summaries])[0]
+            reported = paper["rows"].get(entry.id, {}).get(layer, {})
+            for metric in METRICS:
+                row[f"paper_{metric}"] = _paper_text(reported.get(metric))
+            rows.append(row)
+
+            coverage = [s.get("tf_coverage") or {} for s in summaries]
+            for cov in coverage:
+                for tf in cov:
+                    if tf not in tfs:
+                        tfs.append(tf)
+            tf_row: dict[str, Any] = {"model_id": entry.id, "label": entry.label, "layer": layer,
+                                      "n_trials": len(trials)}
+            for tf in tfs:
+                tf_row[tf] = mean_sd([float(c.get(tf, 0)) for c in coverage]) if coverage else (None, None)
+            found = [sum(1 for v in c.values() if v) for c in coverage]
+            tf_row["tfs_found"] = mean_sd(found) if coverage else (None, None)
+            tf_rows.append(tf_row)
+        for r in trials:
+            metrics = r.get("metrics", {})
+            for layer in entry.layers:
+                summary = r.get("layers", {}).get(str(layer)) or {}
+                trial_rows.append({
+                    "model_id": entry.id, "trial": r["trial"], "seed": r["seed"], "layer": layer,
+                    "auroc": r.get("auroc"), "aupr": r.get("aupr"),
+                    "match_db": summary.get("frac_match_db"), "match_gt": summary.get("frac_match_gt"),
+                    "n_filters": summary.get("n_filters"), "n_dead": summary.get("n_dead"),
+                    "epochs_run": metrics.get("epochs_run"), "best_epoch": metrics.get("best_epoch"),
+                    "wall_s": r.get("wall_s"),
+                })
+    for tf_row in tf_rows:  # TFs first seen in later rows
+        for tf in tfs:
+            tf_row.setdefault(tf, (0.0, 0.0) if tf_row["n_trials"] else (None, None))
+
+    means = {(r["model_id"], r["layer"]): r for r in rows}
+    claims = [evaluate_claim(c, means) for c in paper["claims"]]
+    findings = [evaluate_finding(f, means) for f in list(paper["findings"]) + list(experiment.findings)]
+    return {
+        "experiment": experiment.to_dict(), "sweep": sweep, "rows": rows, "tfs": tfs,
+        "tf_rows": tf_rows, "trials": trial_rows, "claims": claims, "findings": findings,
+        "paper_source": paper.get("source", ""),
+    }
+
+
+def _mean_of(means: dict, model: str, layer: int, metric: str) -> float | None:
+    row = means.get((model, int(layer)))
+    if row is None or not row["n_trials"]:
+        return None
+    return row.get(f"{metric}_mean")
+
+
+def evaluate_claim(claim: dict[str, Any], means: dict) -> dict[str, Any]:
+    """A paper claim about a group ("at best" / "at worst") beside the sweep's best/worst member."""
+    metric, layer, kind = claim["metric"], int(claim.get("layer", 1)), claim.get("kind", "best")
+    values = {m: _mean_of(means, m, layer, metric) for m in claim["models"]}
+    present = {m: v for m, v in values.items() if v is not None}
+    ours, which = None, ""
+    if present:
+        pick = max if kind == "best" else min
+        which = pick(present, key=lambda m: present[m])
+        ours = present[which]
+    return {
+        "text": claim["text"], "metric": metric, "layer": layer, "kind": kind,
+        "paper": _paper_text(claim.get("value")), "ours": ours, "model": which,
+        "n_models": len(present), "models": list(claim["models"]),
+    }
+
+
+def evaluate_finding(finding: dict[str, Any], means: dict) -> dict[str, Any]:
+    """Check one qualitative finding on the sweep's means.
+
+    Two forms: ``{metric, models, op, value}`` (every listed model's mean satisfies ``op value``)
+    and ``{metric, above: {model, layer}, below: [{model, layer}, ...], by}`` (the first exceeds
+    every one of the others by at least ``by``).
+
+    Returns
+    -------
+    dict
+        ``text``, ``status`` ("holds", "does not hold" or "not run"), ``detail`` (the numbers).
+    """
+    metric = finding.get("metric")
+    if metric not in METRICS:
+        raise ConfigError(f"finding {finding.get('text')!r}: metric must be one of {METRICS}, got {metric!r}")
+    text = str(finding.get("text", ""))
+    if "models" in finding:
+        op_name = finding.get("op", ">=")
+        if op_name not in _OPS:
+            raise ConfigError(f"finding {text!r}: op must be one of {sorted(_OPS)}, got {op_name!r}")
+        threshold = float(finding["value"])
+        layer = int(finding.get("layer", 1))
+        values = {m: _mean_of(means, m, layer, metric) for m in finding["models"]}
+        detail = ", ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in values.items())
+        if any(v is None for v in values.values()):
+            status = "not run"
+        else:
+            status = "holds" if all(_OPS[op_name](v, threshold) for v in values.values()) else "does not hold"
+        detail = f"{detail} (need {op_name} {threshold:g})"
+    elif "above" in finding:
+        above = finding["above"]
+        below = finding.get("below") or []
+        by = float(finding.get("by", 0.0))
+        a = _mean_of(means, above["model"], int(above.get("layer", 1)), metric)
+        bs = [_mean_of(means, b["model"], int(b.get("layer", 1)), metric) for b in below]
+
+        def name(ref: dict) -> str:
+            return f"{ref['model']} L{int(ref.get('layer', 1))}"
+
+        parts = [f"{name(above)}: {'–' if a is None else f'{a:.3f}'}"]
+        parts += [f"{name(r)}: {'–' if v is None else f'{v:.3f}'}" for r, v in zip(below, bs)]
+        if a is None or any(v is None for v in bs) or not bs:
+            status = "not run"
+        else:
+            gap = a - max(bs)
+            status = "holds" if gap >= by and gap > 0 else "does not hold"
+        detail = ", ".join(parts) + f" (need a gap >= {by:g})"
+    else:
+        raise ConfigError(f"finding {text!r}: expected 'models' + 'op' + 'value', or 'above' + 'below'")
+    return {"text": text, "metric": metric, "status": status, "detail": detail}
+
+
+# ----------------------------------------------------------------------------- display rows
+
+
+def display_rows(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+    """The main table as text cells (mean ± sd beside the paper's), with columns and headers."""
+    out = []
+    for row in summary["rows"]:
+        cells = {"model": row["label"], "layer": row["layer"], "n": row["n_trials"]}
+        for metric in METRICS:
+            cells[metric] = fmt_mean_sd(row[f"{metric}_mean"], row[f"{metric}_sd"])
+            cells[f"paper_{metric}"] = row[f"paper_{metric}"]
+        out.append(cells)
+    columns = ["model", "layer", "n"]
+    headers = {"model": "model", "layer": "layer", "n": "trials"}
+    for metric in METRICS:
+        columns += [metric, f"paper_{metric}"]
+        headers[metric] = METRIC_TITLES[metric]
+        headers[f"paper_{metric}"] = f"paper {METRIC_TITLES[metric]}"
+    return out, columns, headers
+
+
+def display_tf_rows(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+    """TF coverage as text cells: mean ± sd number of filters matching each TF."""
+    out = []
+    for row in summary["tf_rows"]:
+        cells = {"model": row["label"], "layer": row["layer"], "n": row["n_trials"]}
+        for tf in summary["tfs"] + ["tfs_found"]:
+            mean, sd = row.get(tf, (None, None))
+            cells[tf] = fmt_mean_sd(mean, sd, digits=1)
+        out.append(cells)
+    columns = ["model", "layer", "n", *summary["tfs"], "tfs_found"]
+    headers = {"model": "model", "layer": "layer", "n": "trials", "tfs_found": "TFs found"}
+    return out, columns, headers
+
+
+def display_claims(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Paper claims about model groups beside this sweep's value."""
+    return [{
+        "claim": c["text"], "paper": c["paper"],
+        "this sweep": "" if c["ours"] is None else f"{c['ours']:.3f} ({c['model']})",
+    } for c in summary["claims"]]
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_summary(results_dir: str | Path) -> dict[str, Path]:
+    """Write the ``summary/`` tables of a sweep directory; return ``{name: path}``."""
+    root = Path(results_dir)
+    summary = summarize(root)
+    out = root / "summary"
+    paths: dict[str, Path] = {}
+
+    numeric_cols = ["model_id", "label", "model", "layer", "n_trials"]
+    for metric in METRICS:
+        numeric_cols += [f"{metric}_mean", f"{metric}_sd"]
+    numeric_cols += ["n_filters", "n_dead_mean"] + [f"paper_{m}" for m in METRICS]
+    paths["summary.tsv"] = write_tsv(out / "summary.tsv", summary["rows"], numeric_cols)
+
+    tf_numeric = []
+    for row in summary["tf_rows"]:
+        flat = {k: row[k] for k in ("model_id", "label", "layer", "n_trials")}
+        for tf in summary["tfs"] + ["tfs_found"]:
+            flat[f"{tf}_mean"], flat[f"{tf}_sd"] = row.get(tf, (None, None))
+        tf_numeric.append(flat)
+    paths["tf_coverage.tsv"] = write_tsv(out / "tf_coverage.tsv", tf_numeric)
+    paths["trials.tsv"] = write_tsv(out / "trials.tsv", summary["trials"])
+    findings = [{"finding": f["text"], "status": f["status"], "detail": f["detail"]}
+                for f in summary["findings"]]
+    paths["findings.tsv"] = write_tsv(out / "findings.tsv", findings, ["finding", "status", "detail"])
+
+    rows, columns, headers = display_rows(summary)
+    tf_rows, tf_columns, tf_headers = display_tf_rows(summary)
+    name = summary["experiment"]["name"]
+    note = ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
+            "filters with a Tomtom hit (E ≤ 0.1) in the database / among the ground-truth motifs. "
+            f"Paper: {summary['paper_source'] or 'no reported numbers'}.\n\n")
+    main_md = note + to_markdown(rows, columns, headers)
+    tf_md = "Mean ± sd number of filters whose best ground-truth match is each TF.\n\n" + \
+        to_markdown(tf_rows, tf_columns, tf_headers)
+    paths["summary.md"] = write_markdown(out / "summary.md", [
+        ("Results", main_md),
+        ("Per-TF coverage", tf_md),
+        *([("Paper's claims about model groups", to_markdown(display_claims(summary)))]
+          if summary["claims"] else []),
+        *([("Paper's qualitative findings", to_markdown(findings))] if findings else []),
+    ], title=f"{name}: summary")
+    paths["tf_coverage.md"] = write_markdown(out / "tf_coverage.md", [("Per-TF coverage", tf_md)],
+                                             title=f"{name}: per-TF coverage")
+    paths["findings.md"] = write_markdown(out / "findings.md", [
+        ("Findings", to_markdown(findings) if findings else "No findings declared.\n"),
+        ("Claims", to_markdown(display_claims(summary)) if summary["claims"] else "None.\n"),
+    ], title=f"{name}: paper's findings")
+    _io.write_json(out / "summary.json", summary)
+    paths["summary.json"] = out / "summary.json"
+    return paths

@@ -1,0 +1,460 @@
+"""Resumable multi-trial sweeps of an experiment.
+
+Layout of a sweep directory (``run_experiment(..., out_dir)``)::
+
+    OUT/
+      experiment.yaml           the experiment definition used (copy it to make your own)
+      sweep.json                sweep seed, epochs override, dataset, trials, provenance
+      data/synthetic.h5         the simulated dataset (synthetic experiments; made once, reused)
+      runs/<model id>/trial-<k>/
+          trial.json            what this trial is: model spec, train config, seed, dataset
+          config.json checkpoint.pt last.pt history.tsv metrics.json     (motiflens.train)
+          interpret/layer<N>/{filters.meme, tomtom.tsv, filters.tsv, summary.json, logos.*}
+          result.json           completion marker: test metrics + interpretation summaries
+      summary/                  tables (TSV + Markdown), written by aggregate.write_summary
+      figures/                  PNG/PDF figures, written by report.html.write_report
+      report.html               one self-contained report
+
+A trial is complete exactly when ``result.json`` exists: it is renamed into place as the trial's
+last step. Re-running the same command skips complete trials and resumes the others (training
+continues from ``last.pt``, bit-identically on the CPU; leftover temporary files of a killed
+write are deleted). Trial seeds are derived from the sweep seed, the model id and the trial
+number (:func:`trial_seed`), so adding models or trials never changes existing ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motiflens import _io
+from motiflens.errors import ConfigError, DatasetError
+from motiflens.experiments.registry import Experiment, ModelEntry, load_experiment
+
+RESULT = "result.json"
+TRIAL = "trial.json"
+SWEEP = "sweep.json"
+EXPERIMENT = "experiment.yaml"
+
+
+def trial_seed(sweep_seed: int, model_id: str, trial: int) -> int:
+    """The training seed of one trial, derived from the sweep seed.
+
+    ``SeedSequence(sweep_seed, spawn_key=(crc32(model_id), trial))``: independent streams per
+    (model, trial), stable when models or trials are added or reordered.
+
+    Returns
+    -------
+    int
+        In ``[0, 2**31)``.
+    """
+    key = zlib.crc32(model_id.encode("utf-8"))
+    seq = np.random.SeedSequence(int(sweep_seed), spawn_key=(key, int(trial)))
+    return int(seq.generate_state(1, np.uint32)[0] & 0x7FFFFFFF)
+
+
+def trial_dir(out_dir: str | Path, model_id: str, trial: int) -> Path:
+    """``out_dir/runs/<model_id>/trial-<trial>``."""
+    return Path(out_dir) / "runs" / model_id / f"trial-{int(trial)}"
+
+
+@dataclass
+class TrialTask:
+    """Everything a worker needs to run one trial (picklable, JSON-able).
+
+    Attributes
+    ----------
+    experiment : str
+    model_id, model, label : str
+        Row id, ``model_spec`` name and display label.
+    filters : dict[int, int]
+        Per-layer filter-count overrides.
+    layers : tuple[int, ...]
+        Conv layers to interpret.
+    trial, seed : int
+    trial_dir, dataset_path : str
+    protocol : str
+    train : dict
+        TrainConfig overrides (max_epochs included when the sweep overrides it).
+    interpret : dict or None
+        ``interpret_run`` keyword arguments (mode, db, gt_list); None skips interpretation.
+    threads : int or None
+        torch CPU threads for this trial.
+    progress : bool
+        Show per-epoch progress.
+    """
+
+    experiment: str
+    model_id: str
+    model: str
+    label: str
+    filters: dict[int, int]
+    layers: tuple[int, ...]
+    trial: int
+    seed: int
+    trial_dir: str
+    dataset_path: str
+    protocol: str = "paper"
+    train: dict[str, Any] = field(default_factory=dict)
+    interpret: dict[str, Any] | None = None
+    threads: int | None = None
+    progress: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """What must not change for a trial directory to be resumed (stored in trial.json)."""
+        return {
+            "experiment": self.experiment, "model_id": self.model_id, "model": self.model,
+            "filters": {str(k): v for k, v in sorted(self.filters.items())},
+            "layers": list(self.layers), "trial": self.trial, "seed": self.seed,
+            "protocol": self.protocol, "train": dict(sorted(self.train.items())),
+            "interpret": self.interpret,
+        }
+
+
+# ----------------------------------------------------------------------------- one trial
+
+_DATASETS: dict[str, Any] = {}
+
+
+def _dataset(path: str) -> Any:
+    """Load (once per process) the dataset at ``path``, in memory."""
+    if path not in _DATASETS:
+        from motiflens.data.dataset import load_dataset
+
+        _DATASETS.clear()  # one dataset per process at a time
+        _DATASETS[path] = load_dataset(path, in_memory=True)
+    return _DATASETS[path]
+
+
+def build_spec(entry: ModelEntry | TrialTask, input_length: int, n_outputs: int) -> Any:
+    """The ModelSpec of a row: ``model_spec(model)`` with the row's filter-count overrides.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model, or an override/interpreted layer beyond the model's conv layers.
+    """
+    from motiflens.models import model_spec
+
+    spec = model_spec(entry.model, input_length=input_length, n_outputs=n_outputs)
+    n_conv = len(spec.conv)
+    for layer in list(entry.filters) + list(entry.layers):
+        if not 1 <= int(layer) <= n_conv:
+            raise ConfigError(
+                f"model {getattr(entry, 'model_id', None) or entry.id!r}: layer {layer} does not "
+                f"exist ({entry.model} has {n_conv} conv layers)"
+            )
+    if entry.filters:
+        conv = [
+            dataclasses.replace(block, filters=int(entry.filters.get(i + 1, block.filters)))
+            for i, block in enumerate(spec.conv)
+        ]
+        name = getattr(entry, "model_id", None) or entry.id
+        spec = spec.replace(conv=conv, name=name)
+    return spec
+
+
+def _clean_partial_files(directory: Path) -> None:
+    """Delete temporary files a killed atomic write left behind (``.tmp-*``)."""
+    for leftover in directory.rglob(".tmp-*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+        elif leftover.is_dir():
+            import shutil
+
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _mean_metric(metrics: dict, key: str) -> float | None:
+    test = metrics.get("test", {})
+    value = test.get(f"mean_{key}", test.get(key))
+    return None if value is None else float(value)
+
+
+def mark_done(directory: Path, result: dict[str, Any]) -> None:
+    """Write the completion marker ``result.json`` (atomically: the trial's last step)."""
+    _io.write_json(directory / RESULT, result)
+
+
+def run_trial(task: TrialTask) -> dict[str, Any]:
+    """Train, evaluate and interpret one trial; resume it if it was interrupted.
+
+    Returns
+    -------
+    dict
+        The content of ``result.json``: ``model_id, model, label, trial, seed, auroc, aupr,
+        metrics`` (metrics.json), ``layers`` ({layer: interpretation summary}), ``wall_s``,
+        ``provenance``.
+    """
+    from motiflens.train import TrainConfig, train
+
+    out = Path(task.trial_dir)
+    done = out / RESULT
+    if done.is_file():
+        return _io.read_json(done)
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_partial_files(out)
+    identity = task.identity()
+    trial_file = out / TRIAL
+    if trial_file.is_file():
+        saved = _io.read_json(trial_file).get("identity")
+        if saved != _io.to_jsonable(identity):
+            raise ConfigError(
+                f"{trial_file}: this directory holds a different trial (model, seed or settings "
+                "changed); delete it or use a new output directory"
+            )
+    else:
+        _io.write_json(trial_file, {"identity": identity, "provenance": _io.provenance(seed=task.seed)})
+
+    t0 = time.perf_counter()
+    dataset = _dataset(task.dataset_path)
+    n_outputs = int(dataset.train.Y.shape[1])
+    spec = build_spec(task, int(dataset.train.X.shape[-1]), n_outputs)
+    overrides = dict(task.train)
+    if task.threads:
+        overrides.setdefault("num_threads", int(task.threads))
+    config = TrainConfig.for_protocol(task.protocol, seed=task.seed, **overrides)
+    metrics = train(spec, dataset, config, out, resume=True, progress=task.progress)
+
+    layers: dict[str, Any] = {}
+    if task.interpret is not None:
+        from motiflens.interpret.pipeline import interpret_run
+
+        summaries = interpret_run(
+            out, layers=tuple(task.layers), mode=task.interpret.get("mode", "paper"),
+            db=task.interpret.get("db", "JASPAR2016"), gt_list=task.interpret.get("gt_list", "paper"),
+            data=task.dataset_path,
+        )
+        layers = {str(k): v for k, v in summaries.items()}
+    metrics = {k: v for k, v in metrics.items() if k != "run_dir"}
+    result = {
+        "experiment": task.experiment, "model_id": task.model_id, "model": task.model,
+        "label": task.label, "trial": task.trial, "seed": task.seed,
+        "auroc": _mean_metric(metrics, "auroc"), "aupr": _mean_metric(metrics, "aupr"),
+        "metrics": metrics, "layers": layers,
+        "wall_s": time.perf_counter() - t0,
+        "provenance": _io.provenance(seed=task.seed),
+    }
+    mark_done(out, result)
+    return _io.to_jsonable(result)
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _simulation_config(experiment: Experiment) -> Any:
+    from motiflens.simulate import SimulationConfig
+
+    valid = {f.name for f in dataclasses.fields(SimulationConfig)}
+    raw = experiment.dataset.simulation
+    bad = sorted(set(raw) - valid)
+    if bad:
+        raise ConfigError(
+            f"{experiment.source}: dataset.simulation: unknown key(s) {bad}; valid: {', '.join(sorted(valid))}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) and k != "motifs" else v for k, v in raw.items()}
+    try:
+        return SimulationConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{experiment.source}: dataset.simulation: {exc}") from None
+
+
+def prepare_dataset(experiment: Experiment, out_dir: Path, data: str | Path | None = None) -> Path:
+    """The dataset file of a sweep: ``data`` if given, else simulate (once) or the declared file.
+
+    Raises
+    ------
+    ConfigError
+        An in vivo experiment without a dataset path.
+    DatasetError
+        The dataset path does not exist.
+    """
+    if data is not None:
+        path = Path(data).expanduser().resolve()
+    elif experiment.dataset.kind == "synthetic":
+        path = (out_dir / "data" / "synthetic.h5").resolve()
+        if not path.is_file():
+            from motiflens.simulate import simulate_to_hdf5
+
+            config = _simulation_config(experiment)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".tmp-synthetic-{os.getpid()}.h5")
+            simulate_to_hdf5(config, partial)
+            os.replace(partial, path)
+        return path
+    elif experiment.dataset.path:
+        path = Path(experiment.dataset.path).expanduser()
+        if not path.is_absolute() and experiment.source and Path(experiment.source).is_file():
+            candidate = Path(experiment.source).parent / path
+            path = candidate if candidate.exists() else path
+        path = path.resolve()
+    else:
+        raise ConfigError(
+            f"experiment {experiment.name!r} trains on a dataset file: pass it with --data PATH "
+            "(build the in vivo set with `motiflens data deepsea ...`)"
+        )
+    if not path.is_file():
+        raise DatasetError(f"{path}: dataset file not found (experiment {experiment.name!r})")
+    return path
+
+
+def _dataset_shape(path: Path) -> tuple[int, int]:
+    from motiflens.data.dataset import load_dataset
+
+    dataset = load_dataset(path, in_memory=False)
+    return int(dataset.train.X.shape[-1]), int(dataset.train.Y.shape[1])
+
+
+def _sweep_record(experiment: Experiment, sweep_seed: int, epochs: int | None,
+                  dataset: Path) -> dict[str, Any]:
+    """The settings every trial of a sweep directory shares (checked when resuming)."""
+    definition = experiment.to_dict()
+    return {
+        "experiment": experiment.name,
+        "sweep_seed": int(sweep_seed),
+        "epochs": epochs,
+        "dataset": str(dataset),
+        "dataset_spec": definition["dataset"],
+        "protocol": experiment.protocol,
+        "train": definition["train"],
+        "interpret": definition["interpret"],
+    }
+
+
+def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Experiment,
+                          trials: int, executor: Any) -> None:
+    path = out_dir / SWEEP
+    if path.is_file():
+        saved = _io.read_json(path)
+        diff = sorted(k for k in record if _io.to_jsonable(saved.get("settings", {}).get(k))
+                      != _io.to_jsonable(record[k]))
+        if diff:
+            details = "; ".join(
+                f"{k}: was {saved.get('settings', {}).get(k)!r}, now {record[k]!r}" for k in diff
+            )
+            raise ConfigError(
+                f"{path}: this sweep directory was made with other settings ({details}); use the "
+                "same settings to resume it, or a new --out directory"
+            )
+        trials = max(trials, int(saved.get("trials", 0)))
+    _io.write_json(path, {
+        "settings": record, "trials": trials, "executor": executor.describe(),
+        "models": [m.id for m in experiment.models],
+        "provenance": _io.provenance(seed=record["sweep_seed"]),
+    })
+    _io.write_yaml(out_dir / EXPERIMENT, experiment.to_dict())
+
+
+def plan_trials(experiment: Experiment, out_dir: Path, trials: int, sweep_seed: int,
+                dataset: Path, epochs: int | None = None) -> list[TrialTask]:
+    """One TrialTask per (model, trial), in experiment order (trial-major within a model)."""
+    train = dict(experiment.train)
+    if epochs is not None:
+        train["max_epochs"] = int(epochs)
+    interpret = dataclasses.asdict(experiment.interpret) if experiment.interpret else None
+    tasks = []
+    for entry in experiment.models:
+        for k in range(trials):
+            tasks.append(TrialTask(
+                experiment=experiment.name, model_id=entry.id, model=entry.model,
+                label=entry.label, filters=dict(entry.filters), layers=tuple(entry.layers),
+                trial=k, seed=trial_seed(sweep_seed, entry.id, k),
+                trial_dir=str(trial_dir(out_dir, entry.id, k).resolve()),
+                dataset_path=str(dataset), protocol=experiment.protocol, train=train,
+                interpret=interpret,
+            ))
+    return tasks
+
+
+def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, trials: int = 5,
+                   workers: int = 1, ray: str | None = None, epochs: int | None = None,
+                   sweep_seed: int = 0, data: str | Path | None = None, progress: bool = True,
+                   cpus_per_trial: float = 1, gpus_per_trial: float | None = None) -> Path:
+    """Run (or resume) every trial of an experiment and write its summary tables.
+
+    Parameters
+    ----------
+    name_or_yaml : str, Path or Experiment
+        ``"table1"``, ``"deeper-layers"``, ``"table2"`` or an experiment YAML file.
+    out_dir : path
+        Sweep directory (created; an existing one is resumed).
+    trials : int
+        Trials per model (trial numbers ``0 .. trials-1``).
+    workers : int
+        Local worker processes (1 = sequential in this process).
+    ray : str or None
+        ``"auto"``, ``"local"`` or a Ray cluster address: run trials as Ray tasks.
+    epochs : int or None
+        Override of the maximum number of epochs (part of the sweep's settings).
+    sweep_seed : int
+        The one seed every trial seed is derived from.
+    data : path or None
+        Dataset file; required by in vivo experiments, optional for synthetic ones.
+    progress : bool
+        Show a progress bar over trials (and per-epoch lines when sequential).
+    cpus_per_trial, gpus_per_trial : float
+        Ray resources per trial (gpus None: 1 when the cluster has GPUs).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Raises
+    ------
+    ConfigError, DatasetError
+        Bad experiment, settings that differ from the existing sweep's, missing dataset.
+    SweepError
+        Some trials failed (the others are complete; rerun to retry).
+    """
+    from tqdm.auto import tqdm
+
+    from motiflens.experiments.aggregate import write_summary
+    from motiflens.experiments.executors import make_executor
+
+    experiment = load_experiment(name_or_yaml)
+    if trials < 1:
+        raise ConfigError(f"trials: expected >= 1, got {trials}")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs: expected >= 1, got {epochs}")
+    out = Path(out_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    executor = make_executor(workers=workers, ray=ray, progress=progress and workers <= 1,
+                             cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+
+    dataset = prepare_dataset(experiment, out, data)
+    length, n_outputs = _dataset_shape(dataset)
+    for entry in experiment.models:  # fail before any training on a bad row
+        build_spec(entry, length, n_outputs)
+    _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset),
+                          experiment, trials, executor)
+
+    tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
+    todo = [t for t in tasks if not (Path(t.trial_dir) / RESULT).is_file()]
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress,
+               desc=experiment.name, unit="trial", dynamic_ncols=True)
+
+    def on_done(task: TrialTask, result: dict[str, Any]) -> None:
+        auroc = result.get("auroc")
+        bar.set_postfix_str(f"{task.model_id} #{task.trial} AU-ROC {auroc:.3f}" if auroc is not None
+                            else f"{task.model_id} #{task.trial}")
+        bar.update(1)
+
+    from motiflens.experiments.executors import SweepError
+
+    try:
+        executor.run(todo, on_done)
+    except SweepError:
+        bar.close()
+        write_summary(out)  # the completed trials are summarised even when others failed
+        raise
+    bar.close()
+    write_summary(out)
+    return out

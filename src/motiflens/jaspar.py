@@ -1,0 +1,403 @@
+"""JASPAR motifs, offline: the paper's 12 ground-truth motifs, whole JASPAR collections and the
+ground-truth ID lists used to score filters (SPEC §1 and §5).
+
+Matrices come from the SQLite databases bundled with ``pyjaspar`` (JASPAR2014 ... JASPAR2026);
+nothing here touches the network. PPM = counts / column sum, no pseudocount. Query results are
+cached in-process; every call returns fresh ``Motif`` copies, so callers may modify them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from motiflens.errors import ConfigError, FormatError
+from motiflens.motifs import Motif, read_jaspar, read_meme
+
+__all__ = [
+    "GROUND_TRUTH_MATRICES",
+    "PAPER_DATABASE_EXCLUDE",
+    "PAPER_RELEASE",
+    "PAPER_TFS",
+    "available_releases",
+    "ground_truth_id_lists",
+    "ground_truth_ids",
+    "ground_truth_motifs",
+    "jaspar_database",
+    "load_motif_source",
+    "paper_database",
+    "tf_of_id",
+]
+
+PAPER_RELEASE = "JASPAR2016"
+
+#: The 12 TFs of the synthetic benchmark in class (label column) order.
+PAPER_TFS: list[str] = [
+    "Arid3a", "CEBPB", "FOSL1", "Gabpa", "MAFK", "MAX",
+    "MEF2A", "NFYB", "SP1", "SRF", "STAT1", "YY1",
+]
+
+#: TF -> the JASPAR matrix embedded in the synthetic data (SPEC §1), in class order.
+GROUND_TRUTH_MATRICES: dict[str, str] = {
+    "Arid3a": "MA0151.1", "CEBPB": "MA0466.2", "FOSL1": "MA0477.1", "Gabpa": "MA0062.2",
+    "MAFK": "MA0496.1", "MAX": "MA0058.3", "MEF2A": "MA0052.3", "NFYB": "MA0502.1",
+    "SP1": "MA0079.3", "SRF": "MA0083.3", "STAT1": "MA0137.3", "YY1": "MA0095.2",
+}
+
+#: The paper's Tomtom database had 518 motifs: pyjaspar's JASPAR2016 CORE vertebrates minus these.
+PAPER_DATABASE_EXCLUDE: tuple[str, ...] = ("MA0615.1",)
+
+_GROUND_TRUTH_RESOURCE = "ground_truth_ids.yaml"
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_ .-]+$")
+_MEME_SUFFIXES = {".meme"}
+_JASPAR_SUFFIXES = {".jaspar", ".pfm"}
+
+
+# --------------------------------------------------------------------------------------------
+# pyjaspar access
+# --------------------------------------------------------------------------------------------
+def available_releases() -> list[str]:
+    """Names of the JASPAR releases bundled with pyjaspar, oldest first (e.g. ``JASPAR2016``)."""
+    import pyjaspar
+
+    return sorted(pyjaspar.jaspar_releases)
+
+
+def _check_release(release: str) -> None:
+    valid = available_releases()
+    if release not in valid:
+        raise ConfigError(
+            f"unknown JASPAR release {release!r}; expected one of {', '.join(valid)}"
+        )
+
+
+def _open_db(release: str) -> Any:
+    """A pyjaspar ``jaspardb`` on the bundled SQLite file (no network)."""
+    _check_release(release)
+    from pyjaspar import jaspardb
+
+    return jaspardb(release=release)
+
+
+def _distinct(db: Any, sql: str) -> list[str]:
+    return sorted(str(row[0]) for row in db.conn.execute(sql).fetchall())
+
+
+def _check_filter(db: Any, release: str, collection: str | None, tax_group: str | None) -> None:
+    """Validate collection and tax group against the release (pyjaspar pastes them into SQL)."""
+    if collection is not None:
+        valid = _distinct(db, "select distinct COLLECTION from MATRIX")
+        if collection.upper() not in valid:
+            raise ConfigError(
+                f"unknown JASPAR collection {collection!r} in {release}; expected one of "
+                f"{', '.join(valid)}"
+            )
+    if tax_group is not None:
+        valid = _distinct(
+            db, "select distinct VAL from MATRIX_ANNOTATION where TAG = 'tax_group'"
+        )
+        if tax_group.lower() not in valid or not _SAFE_VALUE.match(tax_group):
+            raise ConfigError(
+                f"unknown JASPAR tax group {tax_group!r} in {release}; expected one of "
+                f"{', '.join(valid)}"
+            )
+
+
+def _to_motif(jmotif: Any, name: str | None = None) -> Motif:
+    """Bio.motifs.jaspar.Motif -> Motif with PPM = counts / column sum."""
+    counts = np.array([jmotif.counts[b] for b in "ACGT"], dtype=np.float64)
+    totals = counts.sum(axis=0)
+    nsites = int(round(totals.max()))
+    return Motif(jmotif.matrix_id, counts / totals, name=name or jmotif.name, nsites=nsites)
+
+
+def _copy(motifs: Iterable[Motif]) -> list[Motif]:
+    return [Motif(m.id, m.ppm.copy(), name=m.name, nsites=m.nsites) for m in motifs]
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_database(
+    release: str, collection: str | None, tax_group: str | None, latest: bool
+) -> tuple[Motif, ...]:
+    db = _open_db(release)
+    try:
+        _check_filter(db, release, collection, tax_group)
+        return tuple(_to_motif(m) for m in _fetch_filtered(db, collection, tax_group, latest))
+    finally:
+        db.conn.close()
+
+
+def _fetch_filtered(db: Any, collection: str | None, tax_group: str | None, latest: bool) -> list:
+    """pyjaspar motifs matching the filters.
+
+    pyjaspar 4.0 builds invalid SQL when neither filter is given, and its ``all=True`` ignores
+    ``all_versions``; that case is handled here with the same latest-version rule.
+    """
+    if collection is None and tax_group is None:
+        int_ids = [row[0] for row in db.conn.execute("select ID from MATRIX order by ID")]
+        if latest:
+            int_ids = [i for i in int_ids if db._is_latest_version(i)]
+        return [db._fetch_motif_by_internal_id(i) for i in int_ids]
+    return list(db.fetch_motifs(
+        collection=collection.upper() if collection else None,
+        tax_group=[tax_group.lower()] if tax_group else None,
+        all_versions=not latest,
+    ))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
+    db = _open_db(release)
+    try:
+        motifs = []
+        for matrix_id in ids:
+            jmotif = _fetch_exact(db, matrix_id)
+            if jmotif is None:
+                raise ConfigError(f"JASPAR matrix {matrix_id} is not in release {release}")
+            motifs.append(_to_motif(jmotif))
+        return tuple(motifs)
+    finally:
+        db.conn.close()
+
+
+def _fetch_exact(db: Any, matrix_id: str) -> Any:
+    """The motif with exactly this versioned ID, or None (without pyjaspar's warnings)."""
+    base, _, version = matrix_id.partition(".")
+    row = db.conn.execute(
+        "select ID from MATRIX where BASE_ID = ? and VERSION = ?", (base, version)
+    ).fetchone()
+    return db._fetch_motif_by_internal_id(row[0]) if row else None
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+def jaspar_database(
+    release: str = PAPER_RELEASE,
+    collection: str | None = "CORE",
+    tax_group: str | None = "vertebrates",
+    latest: bool = True,
+    exclude: Iterable[str] = (),
+) -> list[Motif]:
+    """All motifs of a JASPAR collection, as pyjaspar's bundled database holds them.
+
+    Parameters
+    ----------
+    release : str
+        E.g. ``"JASPAR2016"`` (see :func:`available_releases`).
+    collection : str or None
+        ``"CORE"``, ``"PBM"``, ...; None = every collection.
+    tax_group : str or None
+        ``"vertebrates"``, ``"insects"``, ...; None = every taxonomic group.
+    latest : bool
+        Only the latest version of each matrix (JASPAR2016 CORE vertebrates: 519 motifs);
+        False gives every version (635).
+    exclude : iterable of str
+        Matrix IDs to leave out (see :data:`PAPER_DATABASE_EXCLUDE`).
+
+    Returns
+    -------
+    list of Motif
+        In database order; PPM ``(4, w)`` = counts / column sum; ``nsites`` = column sum.
+
+    Raises
+    ------
+    ConfigError
+        Unknown release, collection or tax group.
+    """
+    drop = set(exclude)
+    motifs = _cached_database(release, collection, tax_group, bool(latest))
+    return _copy(m for m in motifs if m.id not in drop)
+
+
+def paper_database(release: str = PAPER_RELEASE) -> list[Motif]:
+    """The paper's Tomtom database: CORE vertebrates, latest versions, minus MA0615.1 (518)."""
+    return jaspar_database(release, "CORE", "vertebrates", True, PAPER_DATABASE_EXCLUDE)
+
+
+def ground_truth_motifs(release: str = PAPER_RELEASE) -> list[Motif]:
+    """The 12 motifs embedded in the synthetic data (SPEC §1), in class order.
+
+    Parameters
+    ----------
+    release : str
+        JASPAR release to read the matrices from (the paper: ``"JASPAR2016"``).
+
+    Returns
+    -------
+    list of 12 Motif
+        ``id`` = matrix ID, ``name`` = the TF as in :data:`PAPER_TFS`, PPM = counts / column sum.
+    """
+    ids = tuple(GROUND_TRUTH_MATRICES[tf] for tf in PAPER_TFS)
+    motifs = _cached_by_ids(release, ids)
+    return [Motif(m.id, m.ppm.copy(), name=tf, nsites=m.nsites)
+            for tf, m in zip(PAPER_TFS, motifs)]
+
+
+def _resource_path() -> Any:
+    return resources.files("motiflens").joinpath("resources", _GROUND_TRUTH_RESOURCE)
+
+
+def _validate_lists(data: Any, where: str) -> dict[str, dict[str, list[str]]]:
+    """Check the YAML layout: ``lists: {name: {ids: {TF: [ID, ...]}}}``."""
+    if not isinstance(data, dict) or not isinstance(data.get("lists"), dict):
+        raise FormatError(where, "expected a mapping with key 'lists'")
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, entry in data["lists"].items():
+        ids = entry.get("ids") if isinstance(entry, dict) else None
+        if not isinstance(ids, dict):
+            raise FormatError(where, f"lists.{name}: expected a mapping with key 'ids'")
+        for tf, values in ids.items():
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise FormatError(where, f"lists.{name}.ids.{tf}: expected a list of IDs")
+        out[str(name)] = {str(tf): list(values) for tf, values in ids.items()}
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _load_lists() -> tuple[str, dict[str, dict[str, list[str]]]]:
+    import yaml
+
+    path = _resource_path()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
+        raise FormatError(str(path), f"invalid YAML: {exc}", line=line) from None
+    lists = _validate_lists(data, str(path))
+    return str(data.get("default", "paper")), lists
+
+
+def ground_truth_id_lists() -> list[str]:
+    """Names of the ground-truth ID lists (``paper``, ``code``)."""
+    return list(_load_lists()[1])
+
+
+def ground_truth_ids(list_name: str = "paper") -> dict[str, list[str]]:
+    """TF -> JASPAR IDs counted as that TF's ground truth (SPEC §5).
+
+    Parameters
+    ----------
+    list_name : str
+        ``"paper"`` (default: MA0660.1 and MA0773.1 under MEF2A) or ``"code"`` (the authors'
+        code, with those two under STAT1). Stored in ``resources/ground_truth_ids.yaml``.
+
+    Returns
+    -------
+    dict
+        TF (class order of :data:`PAPER_TFS`) -> list of matrix IDs; a fresh copy.
+
+    Raises
+    ------
+    ConfigError
+        Unknown list name.
+    """
+    _, lists = _load_lists()
+    if list_name not in lists:
+        raise ConfigError(
+            f"unknown ground-truth ID list {list_name!r}; expected one of {', '.join(lists)}"
+        )
+    return {tf: list(ids) for tf, ids in lists[list_name].items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _reverse_ids(list_name: str) -> dict[str, str]:
+    reverse: dict[str, str] = {}
+    for tf, ids in ground_truth_ids(list_name).items():
+        for matrix_id in ids:
+            reverse.setdefault(matrix_id, tf)
+    return reverse
+
+
+def tf_of_id(matrix_id: str, list_name: str = "paper") -> str | None:
+    """The ground-truth TF whose ID list holds ``matrix_id``, or None.
+
+    Examples
+    --------
+    >>> tf_of_id("MA0660.1", "paper"), tf_of_id("MA0660.1", "code")
+    ('MEF2A', 'STAT1')
+    """
+    return _reverse_ids(list_name).get(matrix_id)
+
+
+def _read_motif_file(path: Path) -> list[Motif]:
+    """Read a .meme or .jaspar/.pfm file; other suffixes are sniffed from the first line."""
+    suffix = path.suffix.lower()
+    if suffix in _MEME_SUFFIXES:
+        return read_meme(path)
+    if suffix in _JASPAR_SUFFIXES:
+        return read_jaspar(path)
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = next((line.strip() for line in handle if line.strip()), "")
+    if first.startswith(">"):
+        return read_jaspar(path)
+    if first.startswith("MEME") or first.startswith("MOTIF"):
+        return read_meme(path)
+    raise FormatError(
+        path, "cannot tell the motif format: expected 'MEME version' (MEME) or '>ID' (JASPAR)",
+        line=1,
+    )
+
+
+def _parse_release_spec(spec: str) -> tuple[str, str | None, str | None]:
+    parts = spec.split(":")
+    if len(parts) > 3:
+        raise ConfigError(
+            f"motif source {spec!r}: expected RELEASE[:COLLECTION[:TAX_GROUP]], a .meme or "
+            "a .jaspar file"
+        )
+    release = parts[0]
+    collection = parts[1] if len(parts) > 1 and parts[1] else "CORE"
+    tax_group = parts[2] if len(parts) > 2 and parts[2] else "vertebrates"
+    none_words = {"all", "*", "none"}
+    return (
+        release,
+        None if collection.lower() in none_words else collection,
+        None if tax_group.lower() in none_words else tax_group,
+    )
+
+
+def load_motif_source(spec: str | os.PathLike) -> list[Motif]:
+    """Motifs from a JASPAR release name or a motif file (the CLI's ``--db``).
+
+    Parameters
+    ----------
+    spec : str or path-like
+        - ``"paper"``: the paper's 518-motif database (:func:`paper_database`);
+        - ``"JASPAR2016"``, ``"JASPAR2016:CORE"``, ``"JASPAR2016:CORE:vertebrates"``: latest
+          versions of that collection / tax group (``all`` for either = no filter; defaults
+          CORE and vertebrates);
+        - a path to a ``.meme`` or ``.jaspar``/``.pfm`` file (other suffixes are sniffed).
+
+    Returns
+    -------
+    list of Motif
+
+    Raises
+    ------
+    ConfigError
+        An unknown release/collection/tax group (the message lists the valid releases).
+    FormatError
+        A file that cannot be read as MEME or JASPAR.
+    """
+    text = os.fspath(spec)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _read_motif_file(path)
+    if text == "paper":
+        return paper_database()
+    if path.suffix.lower() in _MEME_SUFFIXES | _JASPAR_SUFFIXES | {".txt"} or os.sep in text:
+        raise FormatError(path, "motif file not found")
+    release, collection, tax_group = _parse_release_spec(text)
+    if release not in available_releases():
+        raise ConfigError(
+            f"motif source {text!r} is neither an existing file nor a JASPAR release; "
+            f"valid releases: {', '.join(available_releases())} (or 'paper')"
+        )
+    return jaspar_database(release, collection, tax_group, latest=True)
