@@ -130,6 +130,8 @@ def test_planted_bases_labels_strands_and_filtering(tmp_path):
     assert record["test"]["positives_per_label"] == ds.test.Y.sum(axis=0).astype(int).tolist()
     assert ds.attrs["config"]["label_columns"] == cols
     assert ds.attrs["config"]["label_names"] == list(PAPER_LABEL_NAMES)
+    # the compressed test.mat was decompressed to a scratch file next to the output; gone now
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
 def test_chunk_size_does_not_change_the_result(tmp_path):

@@ -121,23 +121,34 @@ def cmd_data(args: argparse.Namespace) -> None:
     if args.source == "deepsea":
         from motiflens.data.deepsea import build_deepsea
 
-        path = build_deepsea(args.bundle, args.out)
+        path = build_deepsea(args.bundle, args.out, strands=args.strands)
     elif args.source == "peaks":
-        from motiflens.data.peaks import PeaksConfig, build_peaks_dataset
+        from motiflens.data.peaks import build_peaks
 
-        peaks = dict(_parse_named_file(item) for item in args.peaks)
-        config = PeaksConfig(
-            genome=args.genome, peaks=peaks, length=args.length,
-            test_chroms=tuple(args.test_chroms), reverse_complement=args.reverse_complement,
-            seed=args.seed,
+        path = build_peaks(
+            args.genome, _named_files(args.peaks, "--peaks"), args.out, length=args.length,
+            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
+            reverse_complement=args.reverse_complement, seed=args.seed,
         )
-        path = build_peaks_dataset(config, args.out)
-    else:
-        from motiflens.data.fasta import build_fasta_dataset
+    elif args.source == "fasta":
+        from motiflens.data.fasta import build_fasta
 
-        path = build_fasta_dataset(
-            fasta=args.fasta, bed=args.bed, genome=args.genome, out=args.out,
-            shuffled_negatives=args.shuffled_negatives, seed=args.seed,
+        if bool(args.classes) == bool(args.labelled):
+            raise ConfigError("data fasta: give either --classes NAME=FILE ... or --labelled FILE")
+        path = build_fasta(
+            args.out, classes=_named_files(args.classes, "--classes") if args.classes else None,
+            labelled=args.labelled or None, length=args.length,
+            negatives="shuffle" if args.shuffled_negatives else None,
+            reverse_complement=args.reverse_complement, seed=args.seed,
+        )
+    else:
+        from motiflens.data.fasta import build_bed
+
+        path = build_bed(
+            args.genome, _named_files(args.bed, "--bed"), args.out, length=args.length,
+            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
+            negatives="shuffle" if args.shuffled_negatives else None,
+            reverse_complement=args.reverse_complement, seed=args.seed,
         )
     print(f"wrote {path}")
 
@@ -165,11 +176,17 @@ def cmd_report(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _parse_named_file(item: str) -> tuple[str, str]:
-    if "=" not in item:
-        raise ConfigError(f"--peaks {item!r}: expected NAME=FILE (e.g. CTCF=ctcf.narrowPeak)")
-    name, path = item.split("=", 1)
-    return name, path
+def _named_files(items: Sequence[str], option: str) -> dict[str, str]:
+    """Parse ``NAME=FILE`` items into an ordered dict (label order = command-line order)."""
+    named: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"{option} {item!r}: expected NAME=FILE (e.g. CTCF=ctcf.narrowPeak)")
+        if name in named:
+            raise ConfigError(f"{option}: label {name!r} given twice")
+        named[name] = path
+    return named
 
 
 def _print_metrics(title: str, metrics: dict) -> None:
@@ -244,24 +261,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="build an HDF5 dataset from real data")
     dsub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    d = dsub.add_parser("deepsea", help="the paper's DeepSEA subset")
+    d = dsub.add_parser("deepsea", help="the paper's DeepSEA subset (12 K562 labels)")
     d.add_argument("--bundle", required=True, help="deepsea_train/ directory")
     d.add_argument("--out", required=True)
-    d = dsub.add_parser("peaks", help="genome FASTA + peak files")
-    d.add_argument("--genome", required=True)
-    d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE")
-    d.add_argument("--out", required=True)
-    d.add_argument("--length", type=int, default=1000)
-    d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
-    d.add_argument("--reverse-complement", action="store_true")
-    d.add_argument("--seed", type=int, default=0)
-    d = dsub.add_parser("fasta", help="labelled FASTA, or BED intervals + genome")
-    d.add_argument("--fasta", nargs="*", default=[], metavar="[NAME=]FILE")
-    d.add_argument("--bed", nargs="*", default=[], metavar="NAME=FILE")
-    d.add_argument("--genome")
-    d.add_argument("--out", required=True)
-    d.add_argument("--shuffled-negatives", action="store_true")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--strands", choices=["both", "forward"], default="both")
+    for name, text in (("peaks", "genome FASTA + peak files (200-nt bins, > half overlap)"),
+                       ("fasta", "labelled FASTA: one file per class or labels in headers"),
+                       ("bed", "BED intervals per class + genome FASTA")):
+        d = dsub.add_parser(name, help=text)
+        d.add_argument("--out", required=True)
+        d.add_argument("--length", type=int, default=None if name == "fasta" else 1000,
+                       help="sequence length (fasta: centre-crop / N-pad to this)")
+        d.add_argument("--reverse-complement", action="store_true", help="add reverse strands")
+        d.add_argument("--seed", type=int, default=0)
+        if name in ("peaks", "bed"):
+            d.add_argument("--genome", required=True, help="FASTA (indexed with pyfaidx)")
+            d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
+            d.add_argument("--valid-chroms", nargs="+", default=["chr7"])
+        if name == "peaks":
+            d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE")
+        if name == "fasta":
+            d.add_argument("--classes", nargs="+", default=[], metavar="NAME=FILE")
+            d.add_argument("--labelled", nargs="+", default=[], metavar="FILE",
+                           help="FASTA with labels in headers (>id label=A,B)")
+        if name == "bed":
+            d.add_argument("--bed", nargs="+", required=True, metavar="NAME=FILE")
+        if name in ("fasta", "bed"):
+            d.add_argument("--shuffled-negatives", action="store_true",
+                           help="add dinucleotide-shuffled negatives")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")

@@ -31,8 +31,13 @@ can be compared with ``valid_loss``.
 Randomness: three seeds are derived from ``TrainConfig.seed`` with ``numpy.random.SeedSequence``,
 for the initial weights, the shuffling ``torch.Generator`` and dropout. Dropout draws from the
 global torch RNG, so training runs inside ``torch.random.fork_rng``: the caller's global state is
-restored afterwards. On the CPU, results are bitwise reproducible; on CUDA, cuDNN is put in
-deterministic mode, but max-pool backward uses atomics, so GPU runs agree only to rounding.
+restored afterwards. On the CPU, results are bitwise reproducible for a given number of threads
+(``num_threads``; a different count changes the summation order, hence the last bits); on CUDA,
+cuDNN is put in deterministic mode, but max-pool backward uses atomics, so GPU runs agree only to
+rounding.
+
+On a shared CPU, set ``num_threads`` to at most the number of idle cores: oversubscribed OpenMP
+threads spin while waiting for each other and an epoch can become 10-20x slower.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -666,7 +672,7 @@ def _progress_line(row: dict[str, Any], max_epochs: int) -> None:
 
     tqdm.write(f"epoch {row['epoch']}/{max_epochs}  train_loss {row['train_loss']:.4f}  "
                f"valid_loss {row['valid_loss']:.4f}  valid_auroc {row['valid_auroc']:.4f}  "
-               f"valid_aupr {row['valid_aupr']:.4f}  {row['seconds']:.1f}s")
+               f"valid_aupr {row['valid_aupr']:.4f}  {row['seconds']:.1f}s", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------

@@ -133,8 +133,19 @@ class MatVariable:
     dtype: np.dtype
     row_align: int = 1
 
-    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None) -> np.ndarray:
-        """Rows ``start:stop`` (and, for 2-D, only ``cols`` of the second axis)."""
+    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None,
+             select: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` in MATLAB orientation, C-contiguous.
+
+        Parameters
+        ----------
+        start, stop : int
+        cols : sequence of int, optional
+            For 2-D variables, only these columns (in this order).
+        select : (k,) int array, optional
+            Only rows ``start + select`` (sorted); cheaper than selecting afterwards because
+            only the kept rows are transposed/copied.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -157,7 +168,8 @@ class _HDF5Variable(MatVariable):
         self.dtype = node.dtype
         self.row_align = int(node.chunks[-1]) if node.chunks else 1
 
-    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None) -> np.ndarray:
+    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None,
+             select: np.ndarray | None = None) -> np.ndarray:
         if cols is None:
             block = self._ds[..., start:stop]
         else:
@@ -165,6 +177,8 @@ class _HDF5Variable(MatVariable):
             sorted_cols = np.asarray(cols)[order]
             block = self._ds[sorted_cols.tolist(), start:stop]
             block = block[np.argsort(order)]
+        if select is not None:
+            block = block[..., select]
         return np.ascontiguousarray(block.T)
 
 
@@ -318,8 +332,11 @@ class _Mat5Variable(MatVariable):
             raise DatasetError(f"{self.path}: key '{self.key}': expected a real numeric array "
                                f"(MATLAB class {cls} is not one)")
         n_items = int(np.prod(dims))
+        self._small_array: np.ndarray | None = None
+        self._map_path, self._map_offset = self.path, 0
         if data_bytes == -2:
-            self._array = np.frombuffer(self._small, dtype=dtype)[:n_items].reshape(dims, order="F")
+            self._small_array = np.frombuffer(self._small, dtype=dtype)[:n_items].reshape(
+                dims, order="F")
         else:
             if data_bytes != n_items * dtype.itemsize:
                 raise FormatError(self.path, f"variable '{self.key}': {data_bytes} data bytes for "
@@ -338,21 +355,33 @@ class _Mat5Variable(MatVariable):
                     self.close()
                     raise FormatError(self.path, f"variable '{self.key}': compressed data ends "
                                                  "early or is corrupt") from None
-                self._array = np.memmap(self._tmpfile, dtype=dtype, mode="r", shape=dims,
-                                        order="F")
+                self._map_path = self._tmpfile
             else:
-                self._array = np.memmap(self.path, dtype=dtype, mode="r", offset=src.offset,
-                                        shape=dims, order="F")
+                self._map_offset = src.offset
         self.shape = tuple(int(d) for d in dims)
-        self.dtype = self._array.dtype
+        self.dtype = dtype
+        if n_items == 0:
+            self._small_array = np.zeros(dims, dtype=dtype)
 
-    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None) -> np.ndarray:
-        if cols is None:
-            return np.ascontiguousarray(self._array[start:stop])
-        return np.ascontiguousarray(self._array[start:stop][:, list(cols)])
+    def rows(self, start: int, stop: int, cols: Sequence[int] | None = None,
+             select: np.ndarray | None = None) -> np.ndarray:
+        # A fresh map per call: unmapping afterwards drops the file pages from this process's
+        # resident set, so a 2 GB test.mat does not accumulate in RSS.
+        array = self._small_array if self._small_array is not None else np.memmap(
+            self._map_path, dtype=self.dtype, mode="r", offset=self._map_offset,
+            shape=self.shape, order="F")
+        try:
+            block = array[start:stop]
+            if select is not None:
+                block = block[select]
+            if cols is not None:
+                block = block[:, list(cols)]
+            return np.array(block, order="C", copy=True)
+        finally:
+            del array
 
     def close(self) -> None:
-        self._array = None
+        self._small_array = None
         if self._tmpfile is not None and self._tmpfile.exists():
             self._tmpfile.unlink()
         self._tmpfile = None
@@ -523,8 +552,8 @@ def iter_deepsea_chunks(split: BundleSplit, config: DeepSEAConfig
         keep = np.flatnonzero(y.sum(axis=1, dtype=np.int64) >= config.min_positive)
         if keep.size == 0:
             continue
-        x = split.x.rows(start, stop)  # (B, 4, L) in the bundle's channel order
-        x = x[keep][:, chan, :]
+        x = split.x.rows(start, stop, select=keep)  # (k, 4, L), bundle channel order
+        x = x[:, chan, :]
         _check_onehot(x, split, start + keep)
         yield x.astype(np.uint8, copy=False), np.ascontiguousarray(y[keep]), start + keep
 

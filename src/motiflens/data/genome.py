@@ -7,14 +7,13 @@ Coordinates are 0-based, half-open (BED).
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -93,36 +92,6 @@ def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(onehot, -1, -2))
 
 
-def encode_strict(seqs: Sequence[str], *, where: str | os.PathLike = "<sequences>",
-                  lines: Sequence[int] | None = None) -> np.ndarray:
-    """One-hot encode equal-length sequences, rejecting characters other than ACGTN.
-
-    Parameters
-    ----------
-    seqs : sequence of str
-        N sequences of length L.
-    where : path-like
-        File named in error messages.
-    lines : sequence of int, optional
-        Line number of each sequence, for error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        (N, 4, L) uint8.
-    """
-    if not seqs:
-        return np.zeros((0, 4, 0), dtype=np.uint8)
-    length = len(seqs[0])
-    codes = np.empty((len(seqs), length), dtype=np.uint8)
-    for i, s in enumerate(seqs):
-        line = None if lines is None else lines[i]
-        if len(s) != length:
-            raise FormatError(where, f"sequence has length {len(s)}, expected {length}", line=line)
-        codes[i] = sequence_codes(s, where=where, line=line)
-    return codes_to_onehot(codes)
-
-
 def reverse_complement_onehot(X: np.ndarray) -> np.ndarray:
     """Reverse complement one-hot sequences (rows A, C, G, T).
 
@@ -137,14 +106,6 @@ def reverse_complement_onehot(X: np.ndarray) -> np.ndarray:
         (N, 4, L) copy: positions reversed and A<->T, C<->G (the channel axis flipped).
     """
     return np.ascontiguousarray(X[:, ::-1, ::-1])
-
-
-_RC = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-
-
-def reverse_complement(seq: str) -> str:
-    """Reverse complement of a DNA string over ACGTN (case kept)."""
-    return seq.translate(_RC)[::-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,10 +371,3 @@ def check_split_counts(counts: dict[str, int], what: str, hint: str) -> None:
     if empty:
         raise DatasetError(f"{what}: split(s) {empty} would be empty (rows per split: "
                            f"{counts}). {hint}")
-
-
-def config_dict(config: object) -> dict:
-    """A dataclass config as a plain dict (for the dataset's ``config`` attribute)."""
-    from motiflens._io import to_jsonable
-
-    return to_jsonable(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else config

@@ -75,8 +75,24 @@ def _layer_value(result: dict[str, Any], layer: int, metric: str) -> float | Non
         summary = result.get("layers", {}).get(str(layer))
         if summary is None:
             return None
-        value = summary.get({"match_db": "frac_match_db", "match_gt": "frac_match_gt"}.get(metric, metric))
+        value = _summary_value(summary, metric)
     return None if value is None else float(value)
+
+
+#: Keys under which an interpretation summary may hold each metric (interpret_run's short
+#: names first, then motiflens.interpret.scoring.summarize's).
+SUMMARY_KEYS = {
+    "match_db": ("frac_match_db", "frac_match_database"),
+    "match_gt": ("frac_match_gt", "frac_match_ground_truth"),
+    "tf_coverage": ("tf_coverage", "redundancy"),
+}
+
+
+def _summary_value(summary: dict[str, Any], metric: str) -> Any:
+    for key in SUMMARY_KEYS.get(metric, (metric,)):
+        if summary.get(key) is not None:
+            return summary[key]
+    return None
 
 
 def mean_sd(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -138,18 +154,14 @@ def summarize(results_dir: str | Path) -> dict[str, Any]:
                 row[f"paper_{metric}"] = _paper_text(reported.get(metric))
             rows.append(row)
 
-            coverage = [s.get("tf_coverage") or {} for s in summaries]
+            coverage = [_summary_value(s, "tf_coverage") for s in summaries
+                        if _summary_value(s, "tf_coverage") is not None]
             for cov in coverage:
                 for tf in cov:
                     if tf not in tfs:
                         tfs.append(tf)
-            tf_row: dict[str, Any] = {"model_id": entry.id, "label": entry.label, "layer": layer,
-                                      "n_trials": len(trials)}
-            for tf in tfs:
-                tf_row[tf] = mean_sd([float(c.get(tf, 0)) for c in coverage]) if coverage else (None, None)
-            found = [sum(1 for v in c.values() if v) for c in coverage]
-            tf_row["tfs_found"] = mean_sd(found) if coverage else (None, None)
-            tf_rows.append(tf_row)
+            tf_rows.append({"model_id": entry.id, "label": entry.label, "layer": layer,
+                            "n_trials": len(trials), "_coverage": coverage})
         for r in trials:
             metrics = r.get("metrics", {})
             for layer in entry.layers:
@@ -157,14 +169,17 @@ def summarize(results_dir: str | Path) -> dict[str, Any]:
                 trial_rows.append({
                     "model_id": entry.id, "trial": r["trial"], "seed": r["seed"], "layer": layer,
                     "auroc": r.get("auroc"), "aupr": r.get("aupr"),
-                    "match_db": summary.get("frac_match_db"), "match_gt": summary.get("frac_match_gt"),
+                    "match_db": _summary_value(summary, "match_db"),
+                    "match_gt": _summary_value(summary, "match_gt"),
                     "n_filters": summary.get("n_filters"), "n_dead": summary.get("n_dead"),
                     "epochs_run": metrics.get("epochs_run"), "best_epoch": metrics.get("best_epoch"),
                     "wall_s": r.get("wall_s"),
                 })
-    for tf_row in tf_rows:  # TFs first seen in later rows
+    for tf_row in tf_rows:  # every TF seen in any row is a column of every row
+        coverage = tf_row.pop("_coverage")
         for tf in tfs:
-            tf_row.setdefault(tf, (0.0, 0.0) if tf_row["n_trials"] else (None, None))
+            tf_row[tf] = mean_sd([float(c.get(tf, 0)) for c in coverage])
+        tf_row["tfs_found"] = mean_sd([float(sum(1 for v in c.values() if v)) for c in coverage])
 
     means = {(r["model_id"], r["layer"]): r for r in rows}
     claims = [evaluate_claim(c, means) for c in paper["claims"]]

@@ -69,7 +69,7 @@ import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch

@@ -5,8 +5,8 @@ poolings, explicit paddings), each described by a :class:`Geometry`. Composing t
 from the input gives, for every position ``j`` of a layer's output, the input window it can
 see: ``[start + j * jump, start + j * jump + size)``. Positions outside ``[0, L)`` are the
 zero padding of the network. Branching networks (skip connections, parallel towers) do not
-fit this model; pass an explicit ``window=`` to :func:`motiflens.interpret.filters.filters_to_motifs`
-for those.
+fit this model; pass an explicit ``window=`` to
+:func:`motiflens.interpret.filters.filters_to_motifs` for those.
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def _pool_padding(pool: nn.Module, kernel: int, stride: int, dilation: int,
         if padding.lower() == "valid":
             return 0
         if in_length is None:
-            raise ConfigError(f"{type(pool).__name__} uses SAME padding; its input length is needed")
+            raise ConfigError(
+                f"{type(pool).__name__} uses SAME padding; its input length is needed")
         return tf_same_left_padding(in_length, kernel, stride, dilation)
     return int(padding)
 

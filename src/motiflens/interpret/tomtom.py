@@ -72,8 +72,6 @@ _MT_SEED = 4357
 _BOOTSTRAPS = 100
 _BOOTSTRAP_SAMPLE = 1000
 _N_LAMBDA = 100
-_CHUNK = BINS  # convolution block length (see _range_tails)
-_MAX_CELLS = 4_000_000  # score-matrix cells (queries x columns x targets columns) per batch
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,16 +221,25 @@ def _with_pseudocount(motif: Motif, bg: np.ndarray, pseudo: float) -> np.ndarray
     return (p * n + pseudo * bg[None, :]) / (n + pseudo)
 
 
-def _consensus(cols: np.ndarray) -> str:
-    """Tomtom's consensus of (w, 4) probabilities: a later letter wins only if its value is >
-    the float32-rounded current maximum."""
+def _consensus_letters(cols: np.ndarray) -> np.ndarray:
+    """Tomtom's consensus of (n, 4) probabilities as letter indices (n,).
+
+    The first letter wins; a later letter replaces it only if its value is > the
+    float32-rounded current maximum (this decides exact ties as Tomtom does)."""
     best = np.zeros(cols.shape[0], dtype=np.int64)
     cur = cols[:, 0].astype(np.float32).astype(np.float64)
     for letter in range(1, 4):
         better = cols[:, letter] > cur
         best[better] = letter
         cur = np.where(better, cols[:, letter].astype(np.float32).astype(np.float64), cur)
-    return "".join("ACGT"[i] for i in best)
+    return best
+
+
+def _consensus_strings(cols: np.ndarray, widths: np.ndarray) -> list[str]:
+    """Consensus strings of motifs whose (w, 4) columns are concatenated in ``cols``."""
+    text = "".join("ACGT"[i] for i in _consensus_letters(cols).tolist())
+    ends = np.cumsum(widths).tolist()
+    return [text[e - w : e] for e, w in zip(ends, widths.tolist())]
 
 
 @dataclass
@@ -248,24 +255,22 @@ class _Database:
 
 
 def _database(targets: list[np.ndarray], both_strands: bool) -> _Database:
-    oriented, index, strand = [], [], []
-    for t, cols in enumerate(targets):
+    oriented = []
+    for cols in targets:
         oriented.append(cols)
-        index.append(t)
-        strand.append(0)
         if both_strands:
             oriented.append(cols[::-1, ::-1])
-            index.append(t)
-            strand.append(1)
+    per = 2 if both_strands else 1
     widths = np.array([o.shape[0] for o in oriented], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+    cols = np.ascontiguousarray(np.concatenate(oriented, axis=0))
     return _Database(
-        cols=np.ascontiguousarray(np.concatenate(oriented, axis=0)),
+        cols=cols,
         widths=widths,
         starts=starts,
-        target_index=np.array(index, dtype=np.int64),
-        strand=np.array(strand, dtype=np.int64),
-        consensus=[_consensus(o) for o in oriented],
+        target_index=np.repeat(np.arange(len(targets)), per),
+        strand=np.tile(np.arange(per), len(targets)),
+        consensus=_consensus_strings(cols, widths),
     )
 
 
@@ -286,12 +291,15 @@ def _column_scores(q: np.ndarray, db: np.ndarray, distance: str) -> np.ndarray:
     """
     qx = [q[:, :, x, None] for x in range(4)]
     tx = [db[None, None, :, x] for x in range(4)]
-    if distance == "ed":
-        total = None
-        for a, b in zip(qx, tx):
-            d = a - b
+    if distance == "ed":  # -sqrt(((d_A^2 + d_C^2) + d_G^2) + d_T^2), Tomtom's summation order
+        total = np.subtract(qx[0], tx[0])
+        total *= total
+        d = np.empty_like(total)
+        for a, b in zip(qx[1:], tx[1:]):
+            np.subtract(a, b, out=d)
             d *= d
-            total = d if total is None else total + d
+            total += d
+        del d
         np.sqrt(total, out=total)
         np.negative(total, out=total)
         return total
@@ -306,117 +314,167 @@ def _column_scores(q: np.ndarray, db: np.ndarray, distance: str) -> np.ndarray:
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
-    """C ``round()`` for x >= 0, exactly (``floor(x + 0.5)`` is off for 0.49999999999999994)."""
-    r = np.floor(x)
-    return r + ((x - r) >= 0.5)
+    """C ``round()`` of values >= 0, in place, returned as int32.
+
+    ``floor(x + 0.5)`` equals ``round(x)`` for every double ``x >= 0`` except
+    0.49999999999999994 (whose sum with 0.5 rounds up to 1), which is set to 0 first.
+    """
+    x[x == np.nextafter(0.5, 0.0)] = 0.0
+    x += 0.5
+    np.floor(x, out=x)
+    return x.astype(np.int32)
 
 
-def _scale_scores(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median shift and integer scaling, one scale per query.
+def _order_statistics(s: np.ndarray, k1: int, k2: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k1-th and k2-th smallest values (0-based, k1 <= k2 <= k1 + 1) of each row, exactly.
+
+    Equivalent to ``np.partition(s, [k1, k2], axis=1)[:, [k1, k2]]`` but faster: bounds from a
+    strided sample are checked by counting, and only the values between them are partitioned.
+    Rows whose check fails fall back to a full partition.
 
     Parameters
     ----------
-    s : (B, ql, T) float64 raw scores (modified in place).
+    s : (R, n) float64
 
     Returns
     -------
-    X : (B, ql, T) int64 scores in 0..BINS
-    Z : (B,) int64 scaled value of a median column (the "complete score" filler)
+    v1, v2 : (R,) float64
     """
-    n = s.shape[2]
+    rows, n = s.shape
+    v1, v2 = np.empty(rows), np.empty(rows)
+    step = 16
+    if n < 64 * step:
+        part = np.partition(s, sorted({k1, k2}), axis=1)
+        return part[:, k1].copy(), part[:, k2].copy()
+    sample = s[:, ::step]
+    ns = sample.shape[1]
+    centre = (k1 * ns) // n
+    margin = int(1.5 * np.sqrt(ns)) + 2  # ~3 standard deviations of the sample rank
+    r_lo, r_hi = max(centre - margin, 0), min(centre + margin, ns - 1)
+    part = np.partition(sample, [r_lo, r_hi], axis=1)
+    lo, hi = part[:, r_lo, None], part[:, r_hi, None]
+    below = s < lo
+    band = s <= hi
+    band &= ~below
+    n_below = np.count_nonzero(below, axis=1)
+    n_band = np.count_nonzero(band, axis=1)
+    values = np.compress(band.ravel(), s.ravel())  # row-major: the band of row r is values[ends[r] - n_band[r]:ends[r]]
+    ends = np.cumsum(n_band)
+    for r in range(rows):
+        a, b = int(k1 - n_below[r]), int(k2 - n_below[r])
+        if 0 <= a and b < n_band[r]:
+            part_r = np.partition(values[ends[r] - n_band[r] : ends[r]], sorted({a, b}))
+            v1[r], v2[r] = part_r[a], part_r[b]
+        else:  # the sample bounds missed the order statistics (rare): full partition
+            full = np.partition(s[r], sorted({k1, k2}))
+            v1[r], v2[r] = full[k1], full[k2]
+    return v1, v2
+
+
+def _scale_scores(s: np.ndarray) -> tuple[np.ndarray, int]:
+    """Median shift and integer scaling of one query's scores (§3-4 of ALGORITHM.md).
+
+    Parameters
+    ----------
+    s : (ql, T) float64 raw scores (overwritten).
+
+    Returns
+    -------
+    X : (ql, T) int32 scores in 0..BINS
+    Z : int, the scaled value of a median column (the "complete score" filler)
+    """
+    n = s.shape[1]
     k1, k2 = max(n // 2 - 1, 0), max((n + 1) // 2 - 1, 0)
-    part = np.partition(s, sorted({k1, k2}), axis=2)
-    median = (part[:, :, k1] + part[:, :, k2]) / 2.0
-    del part
-    s -= median[:, :, None]
-    lo = s.min(axis=(1, 2))
-    hi = s.max(axis=(1, 2))
-    lo = np.where(hi == lo, hi - 1.0, lo)
+    v1, v2 = _order_statistics(s, k1, k2)
+    s -= ((v1 + v2) / 2.0)[:, None]
+    lo, hi = float(s.min()), float(s.max())
+    if hi == lo:
+        lo = hi - 1.0
     off = np.floor(lo)
     scale = np.floor(BINS / (hi - off))
-    s -= off[:, None, None]
-    s *= scale[:, None, None]
-    X = _round_half_away(s).astype(np.int64)
-    Z = np.rint(-off * scale).astype(np.int64)
-    return X, Z
+    s -= off
+    s *= scale
+    return _round_half_away(s), int(round(-off * scale))
 
 
 def _column_pmfs(X: np.ndarray) -> np.ndarray:
-    """Null pmf of each query column's score: (B, ql, BINS + 1) float64."""
-    B, ql, n = X.shape
-    flat = X + (np.arange(B * ql, dtype=np.int64) * (BINS + 1)).reshape(B, ql, 1)
-    counts = np.bincount(flat.ravel(), minlength=B * ql * (BINS + 1))
-    return counts.reshape(B, ql, BINS + 1) / float(n)
+    """Null pmf of each query column's score, (ql, BINS + 1), from X (ql, T)."""
+    ql, n = X.shape
+    flat = X + (np.arange(ql, dtype=np.int32) * (BINS + 1))[:, None]
+    return np.bincount(flat.ravel(), minlength=ql * (BINS + 1)).reshape(ql, BINS + 1) / float(n)
 
 
-# --------------------------------------------------------------------------------------------
-# Exact range nulls
-# --------------------------------------------------------------------------------------------
-def _toeplitz(kernels: np.ndarray) -> np.ndarray:
-    """(B, K, K + BINS) matrices with ``T[b, j, j + m] = kernels[b, m]`` (block convolution)."""
-    B = kernels.shape[0]
-    out = np.zeros((B, _CHUNK, _CHUNK + BINS), dtype=np.float64)
-    j = np.arange(_CHUNK)[:, None]
-    m = np.arange(BINS + 1)[None, :]
-    out[:, j, j + m] = kernels[:, None, :]
-    return out
+@dataclass
+class _RangeTails:
+    """Upper tails of the summed null score of every contiguous range of query columns.
+
+    ``tail[k][s, y - base[k][s]] = P(sum_{i=s}^{s+k-1} X_i >= y)``; 1 below the stored window,
+    0 above it.
+    """
+
+    tail: list[np.ndarray]  # tail[k]: (ql - k + 1, L_k); index 0 unused
+    base: list[np.ndarray]  # base[k]: (ql - k + 1,) int64, smallest possible sum
+
+    def lookup(self, k: int, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """P(range [s_j, s_j + k - 1] sum >= y_j) for s, y of shape (n,)."""
+        table = self.tail[k]
+        local = y - self.base[k][s]
+        t = table[s, np.clip(local, 0, table.shape[1] - 1)]
+        return np.where(local >= table.shape[1], 0.0, np.minimum(t, 1.0))
 
 
-def _range_tails(f: np.ndarray) -> list[np.ndarray]:
-    """Upper tails of the summed score of every contiguous range of query columns.
+def _range_tails(f: np.ndarray) -> _RangeTails:
+    """Exact null of every contiguous range of one query's columns (Tomtom's range pmfs).
 
-    The pmf of range ``[s, e]`` is ``f_s * ... * f_e`` (exact discrete convolution). Ranges are
-    grown by their end column ``e``: all ranges ending at ``e - 1`` are convolved with the
-    same kernel ``f_e``, as one matrix product per query over blocks of ``_CHUNK`` values
-    (overlap-add). Float64 sums of non-negative terms keep full relative precision in the
-    far tails.
+    The pmf of range ``[s, s + k - 1]`` is ``f_s * ... * f_{s+k-1}`` (exact discrete
+    convolution in float64; sums of non-negative terms keep full relative precision in the
+    far tails, which an FFT would not). Each column pmf is cut to its support (offset
+    ``lo_i``, common width ``W``). Ranges grow by one column per step: the pmfs of all
+    length-k ranges, split into blocks of ``K = W - 1`` values, are multiplied by the banded
+    Toeplitz matrix of the next column's kernel (one small matrix product per range, batched)
+    and overlap-added.
 
     Parameters
     ----------
-    f : (B, ql, BINS + 1) column pmfs.
+    f : (ql, BINS + 1) column pmfs.
 
     Returns
     -------
-    tails : list indexed by range length k (``tails[0]`` unused)
-        ``tails[k]`` is (B, ql - k + 1, BINS k + 1): ``tails[k][b, s, y] = P(sum_{i=s}^{s+k-1}
-        X_i >= y)``.
+    _RangeTails
     """
-    B, ql, _ = f.shape
-    tails: list[np.ndarray] = [np.empty(0)] + [
-        np.empty((B, ql - k + 1, BINS * k + 1)) for k in range(1, ql + 1)
-    ]
+    ql, nb = f.shape
+    nz = f > 0
+    lo = nz.argmax(axis=1)
+    hi = nb - 1 - nz[:, ::-1].argmax(axis=1)
+    width = int((hi - lo).max()) + 1
+    K = max(width - 1, 1)
+    # kernels g[i, m] = f[i, lo_i + m], m < width
+    padded = np.concatenate([f, np.zeros((ql, width))], axis=1)
+    g = np.take_along_axis(padded, lo[:, None] + np.arange(width)[None, :], axis=1)
+    # toeplitz[i, j, j + m] = g[i, m]: a block of K values convolved with column i's pmf
+    toeplitz = np.zeros((ql, K, 2 * K))
+    j = np.arange(K)[:, None]
+    toeplitz[:, j, j + np.arange(width)[None, :]] = g[:, None, :]
 
-    def first_block(kernel: np.ndarray) -> np.ndarray:  # (B, 2, CHUNK): pmf of one column
-        row = np.zeros((B, 2 * _CHUNK))
-        row[:, : BINS + 1] = kernel
-        return row.reshape(B, 2, _CHUNK)
+    def tails_of(blocks: np.ndarray) -> np.ndarray:
+        flat = blocks.reshape(blocks.shape[0], -1)
+        return np.cumsum(flat[:, ::-1], axis=1)[:, ::-1]
 
-    # rows[s] holds the pmf of [s, e] as (B, k + 1, CHUNK) blocks, k = e - s + 1.
-    blocks = first_block(f[:, 0])
-    row_len = [2]  # blocks per row, rows s = 0..e
-    for e in range(ql):
-        if e > 0:
-            y = np.matmul(blocks, _toeplitz(f[:, e]))  # (B, nblocks, CHUNK + BINS)
-            new_len = [n + 1 for n in row_len]
-            old_start = np.concatenate([[0], np.cumsum(row_len)[:-1]])
-            new_start = np.concatenate([[0], np.cumsum(new_len)[:-1]])
-            dest = np.concatenate(
-                [np.arange(n) + ns for n, ns in zip(row_len, new_start)]
-            )
-            grown = np.zeros((B, sum(new_len) + 2, _CHUNK))
-            grown[:, dest] += y[:, :, :_CHUNK]
-            grown[:, dest + 1] += y[:, :, _CHUNK:]
-            grown[:, sum(new_len):] = first_block(f[:, e])
-            blocks = grown
-            row_len = new_len + [2]
-            del old_start
-        start = 0
-        for s, n in enumerate(row_len):
-            k = e - s + 1
-            pmf = blocks[:, start : start + n].reshape(B, n * _CHUNK)[:, : BINS * k + 1]
-            tails[k][:, s] = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]
-            start += n
-    return tails
+    lo_cum = np.concatenate([[0], np.cumsum(lo)]).astype(np.int64)
+    # blocks[s, c, :] = local values cK .. (c+1)K - 1 of the pmf of [s, s + k - 1]
+    blocks = np.zeros((ql, 2, K))
+    blocks.reshape(ql, 2 * K)[:, :width] = g
+    tail: list[np.ndarray] = [np.empty((0, 0)), tails_of(blocks)]
+    base: list[np.ndarray] = [np.empty(0, dtype=np.int64), lo_cum[1:] - lo_cum[:-1]]
+    for k in range(2, ql + 1):
+        rows = ql - k + 1
+        y = np.matmul(blocks[:rows], toeplitz[k - 1 :])  # (rows, k, 2K)
+        blocks = np.zeros((rows, k + 1, K))
+        blocks[:, :k] = y[..., :K]
+        blocks[:, 1:] += y[..., K:]
+        tail.append(tails_of(blocks))
+        base.append(lo_cum[k:] - lo_cum[:rows])
+    return _RangeTails(tail, base)
 
 
 def _alignment_ranges(ql: int, w: int) -> list[tuple[int, int]]:
@@ -433,115 +491,121 @@ def _alignment_ranges(ql: int, w: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def _pvalues(
-    tails: list[np.ndarray], Z: np.ndarray, scores: np.ndarray, widths: np.ndarray, mult: int
-) -> np.ndarray:
-    """``P(M_w >= C)`` for observed complete scores.
-
-    ``M_w`` is the maximum of ``mult * (ql + w - 1)`` independent alignment scores; computed as
-    ``1 - prod_a (1 - P(C_a >= C))^mult`` with log1p / expm1 (full relative precision for small
-    p, like Tomtom's tail sum of the max pmf).
-
-    Parameters
-    ----------
-    tails : from ``_range_tails``
-    Z : (B,) median filler per query
-    scores : (B, M) int complete scores of each oriented target
-    widths : (M,) target widths
-    mult : 2 with both strands, else 1
-
-    Returns
-    -------
-    (B, M) float64
-    """
-    B, M = scores.shape
-    ql = len(tails) - 1
-    b_idx = np.arange(B)[:, None]
-    log_none = np.zeros((B, M))
-    for w in np.unique(widths):
-        cols = np.flatnonzero(widths == w)
-        c = scores[:, cols]
-        acc = np.zeros_like(c, dtype=np.float64)
-        for s, e in _alignment_ranges(ql, int(w)):
-            k = e - s + 1
-            y = c - ((ql - k) * Z)[:, None]
-            t = tails[k][b_idx, s, np.clip(y, 0, BINS * k)]
-            t = np.where(y > BINS * k, 0.0, t)
-            with np.errstate(divide="ignore"):
-                acc += np.log1p(-t)
-        log_none[:, cols] = acc
-    return -np.expm1(mult * log_none)
-
-
-# --------------------------------------------------------------------------------------------
-# Best alignment per oriented target
-# --------------------------------------------------------------------------------------------
 @dataclass
 class _Layout:
-    """Gather indices of every allowed alignment of every oriented target (for one ql)."""
+    """Index tables for one query width ``ql`` against the oriented targets."""
 
-    positions: np.ndarray  # (A,) column in the padded score row
+    # observed scores: every allowed configuration of every oriented target
+    positions: np.ndarray  # (A,) start column in the padded score row
     overlap: np.ndarray  # (A,)
     offset: np.ndarray  # (A,)
-    seg_start: np.ndarray  # (M,) first alignment of each oriented target
+    seg_start: np.ndarray  # (M,) first configuration of each oriented target
+    seg_len: np.ndarray  # (M,)
     col_pos: np.ndarray  # (T,) padded position of each database column
     padded: int
+    # null: the ql + w - 1 alignments (all overlaps) of every oriented target
+    null_target: np.ndarray  # (A0,) oriented target of each null alignment
+    null_k: np.ndarray  # (A0,) range length
+    null_s: np.ndarray  # (A0,) range start
+    null_start: np.ndarray  # (M,) first null alignment of each oriented target
+    null_by_k: list[tuple[int, np.ndarray]]  # (k, indices of the null alignments of length k)
 
 
 def _layout(db: _Database, ql: int, min_overlap: int) -> _Layout:
     gap = ql - 1
     M = db.widths.size
+    w = db.widths
     b = db.starts + (np.arange(M) + 1) * gap  # padded column of each target's column 0
-    col_pos = np.concatenate([np.arange(w) + bb for w, bb in zip(db.widths, b)])
-    padded = int(db.cols.shape[0] + (M + 1) * gap)
-    pos, ovl, offs, seg = [], [], [], []
-    n = 0
-    for w, bb in zip(db.widths.tolist(), b.tolist()):
-        if min_overlap > 1:
-            mo = min(min_overlap, ql, w)
-            lo, hi = mo, ql + w - mo
-        else:
-            lo, hi = 1, ql + w - 1
-        c = np.arange(lo, hi + 1)
-        seg.append(n)
-        n += c.size
-        pos.append(bb + c - ql)
-        offs.append(c - ql)
-        ovl.append(np.minimum(np.minimum(c, w), np.minimum(ql, ql + w - c)))
+    col_pos = np.arange(db.cols.shape[0]) + np.repeat(b - db.starts, w)
+    if min_overlap > 1:
+        mo = np.minimum(np.minimum(min_overlap, ql), w)
+        lo, hi = mo, ql + w - mo
+    else:
+        lo, hi = np.ones_like(w), ql + w - 1
+    seg_len = hi - lo + 1
+    seg_start = np.concatenate([[0], np.cumsum(seg_len)[:-1]])
+    owner = np.repeat(np.arange(M), seg_len)
+    c = np.arange(seg_len.sum()) - np.repeat(seg_start, seg_len) + lo[owner]  # configuration
+    wo = w[owner]
+    ranges = {int(v): _alignment_ranges(ql, int(v)) for v in np.unique(w)}
+    null_len = ql + w - 1
+    null_target = np.repeat(np.arange(M), null_len)
+    se = np.concatenate([np.array(ranges[int(v)], dtype=np.int64) for v in w.tolist()])
+    null_k = se[:, 1] - se[:, 0] + 1
     return _Layout(
-        positions=np.concatenate(pos),
-        overlap=np.concatenate(ovl),
-        offset=np.concatenate(offs),
-        seg_start=np.array(seg, dtype=np.int64),
+        positions=b[owner] + c - ql,
+        overlap=np.minimum(np.minimum(c, wo), np.minimum(ql, ql + wo - c)),
+        offset=c - ql,
+        seg_start=seg_start,
+        seg_len=seg_len,
         col_pos=col_pos,
-        padded=padded,
+        padded=int(db.cols.shape[0] + (M + 1) * gap),
+        null_target=null_target,
+        null_k=null_k,
+        null_s=se[:, 0],
+        null_start=np.concatenate([[0], np.cumsum(null_len)[:-1]]),
+        null_by_k=[(int(k), np.flatnonzero(null_k == k)) for k in np.unique(null_k)],
     )
 
 
-def _best_alignments(
-    X: np.ndarray, Z: np.ndarray, lay: _Layout
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best complete score, its offset and overlap for each oriented target.
+def _best_alignments(X: np.ndarray, Z: int, lay: _Layout) -> tuple[np.ndarray, ...]:
+    """Best complete score of one query against each oriented target (§6).
+
+    Largest complete score; ties: larger overlap, then the first configuration (most
+    negative offset).
+
+    Parameters
+    ----------
+    X : (ql, T) int32 scaled scores; Z : median filler
 
     Returns
     -------
-    score, offset, overlap : (B, M) int64
+    score, offset, overlap : (M,) int64
     """
-    B, ql, _ = X.shape
-    pad = np.zeros((B, ql, lay.padded), dtype=np.int64)
-    pad[:, :, lay.col_pos] = X - Z[:, None, None]
+    ql = X.shape[0]
+    pad = np.zeros((ql, lay.padded), dtype=np.int32)
+    pad[:, lay.col_pos] = X - np.int32(Z)
     n = lay.padded - ql + 1
-    diag = pad[:, 0, :n].copy()
+    diag = pad[0, :n].copy()
     for i in range(1, ql):
-        diag += pad[:, i, i : i + n]
-    complete = diag[:, lay.positions] + (ql * Z)[:, None]
-    key = complete * 1024 + lay.overlap[None, :]
-    best = np.maximum.reduceat(key, lay.seg_start, axis=1)
-    seg_len = np.diff(np.append(lay.seg_start, lay.positions.size))
-    idx = np.broadcast_to(np.arange(lay.positions.size), key.shape)
-    is_best = key == np.repeat(best, seg_len, axis=1)
-    first = np.minimum.reduceat(np.where(is_best, idx, lay.positions.size), lay.seg_start, axis=1)
+        diag += pad[i, i : i + n]
+    key = (diag[lay.positions].astype(np.int64) + ql * Z) * 1024 + lay.overlap
+    best = np.maximum.reduceat(key, lay.seg_start)
+    is_best = key == np.repeat(best, lay.seg_len)
+    first = np.minimum.reduceat(
+        np.where(is_best, np.arange(key.size), key.size), lay.seg_start
+    )
     return best >> 10, lay.offset[first], lay.overlap[first]
+
+
+def _pvalues(tails: _RangeTails, Z: int, scores: np.ndarray, lay: _Layout, mult: int) -> np.ndarray:
+    """``P(M_w >= C)`` for one query's observed complete scores.
+
+    ``M_w`` is the maximum of ``mult * (ql + w - 1)`` independent alignment scores (one per
+    overlap, per strand); computed as ``1 - prod_a (1 - P(C_a >= C))^mult`` with log1p /
+    expm1, which keeps full relative precision for small p (as Tomtom's tail sum of the max
+    pmf does).
+
+    Parameters
+    ----------
+    tails : from ``_range_tails``
+    Z : median filler of the query
+    scores : (M,) int complete score of each oriented target
+    lay : _Layout for this query width
+    mult : 2 with both strands, else 1
+
+    Returns
+    -------
+    (M,) float64
+    """
+    ql = len(tails.tail) - 1
+    y = scores[lay.null_target] - (ql - lay.null_k) * Z
+    t = np.empty(y.shape)
+    for k, sel in lay.null_by_k:  # gather per range length (the tables differ in size)
+        t[sel] = tails.lookup(k, lay.null_s[sel], y[sel])
+    with np.errstate(divide="ignore"):
+        log_none = np.add.reduceat(np.log1p(-t), lay.null_start)
+    return -np.expm1(mult * log_none)
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,19 +650,21 @@ def _qvalues(p_sorted: np.ndarray, rng: _TomtomRandom) -> np.ndarray:
         n_le = np.searchsorted(lambdas, p_sorted, side="right")
 
         def pi0_of(counts_le: np.ndarray, size: int) -> np.ndarray:
-            hist = np.bincount(counts_le, minlength=_N_LAMBDA + 1)
-            n_ge = np.cumsum(hist[::-1])[::-1][1:]  # #{p >= lambda_k}, k = 0..99
+            """(R, n) counts of lambdas <= p -> (R, 100) pi0(lambda_k) of each of R samples."""
+            rows = counts_le.shape[0]
+            offset = (np.arange(rows) * (_N_LAMBDA + 1))[:, None]
+            hist = np.bincount((counts_le + offset).ravel(), minlength=rows * (_N_LAMBDA + 1))
+            hist = hist.reshape(rows, _N_LAMBDA + 1)
+            n_ge = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]  # #{p >= lambda_k}
             with np.errstate(divide="ignore"):
                 return np.where(n_ge > 0, n_ge / ((1.0 - lambdas) * size), np.inf)
 
-        full = pi0_of(n_le, m)
+        full = pi0_of(n_le[None, :], m)[0]
         pi0_min = full.min()
         u = rng.uniform(_BOOTSTRAPS * _BOOTSTRAP_SAMPLE)
         idx = np.floor(u * m).astype(np.int64).reshape(_BOOTSTRAPS, _BOOTSTRAP_SAMPLE)
-        err = np.zeros(_N_LAMBDA)
-        for boot in idx:
-            diff = pi0_of(n_le[boot], _BOOTSTRAP_SAMPLE) - pi0_min
-            err += diff * diff
+        diff = pi0_of(n_le[idx], _BOOTSTRAP_SAMPLE) - pi0_min
+        err = (diff * diff).sum(axis=0)
         pi0 = float(min(max(full[int(np.argmin(err))], 0.0), 1.0))
     rank = np.arange(1, m + 1, dtype=np.float64)
     fdr = np.minimum(1.0, pi0 * p_sorted * m / rank)
@@ -608,9 +674,16 @@ def _qvalues(p_sorted: np.ndarray, rng: _TomtomRandom) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------------
-def _batches(n: int, size: int) -> Iterator[slice]:
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
+def _single_threaded_blas():
+    """Limit BLAS to one thread: the many small products here run slower multi-threaded
+    (and much slower on a busy machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def run_tomtom(
@@ -645,17 +718,14 @@ def run_tomtom(
     offsets = np.empty((n_q, n_o), dtype=np.int64)
     overlaps = np.empty((n_q, n_o), dtype=np.int64)
     widths = np.array([c.shape[0] for c in q_cols])
-    for ql in np.unique(widths).tolist():
-        members = np.flatnonzero(widths == ql)
-        lay = _layout(db, ql, config.min_overlap)
-        batch = max(1, _MAX_CELLS // (ql * db.cols.shape[0]))
-        for sl in _batches(members.size, batch):
-            rows = members[sl]
-            q = np.stack([q_cols[r] for r in rows])
-            X, Z = _scale_scores(_column_scores(q, db.cols, config.distance))
-            tails = _range_tails(_column_pmfs(X))
-            score, offsets[rows], overlaps[rows] = _best_alignments(X, Z, lay)
-            p64[rows] = _pvalues(tails, Z, score, db.widths, mult)
+    with _single_threaded_blas():
+        for ql in np.unique(widths).tolist():
+            lay = _layout(db, ql, config.min_overlap)
+            for r in np.flatnonzero(widths == ql):
+                raw = _column_scores(q_cols[r][None], db.cols, config.distance)[0]
+                X, Z = _scale_scores(raw)
+                score, offsets[r], overlaps[r] = _best_alignments(X, Z, lay)
+                p64[r] = _pvalues(_range_tails(_column_pmfs(X)), Z, score, lay, mult)
     return _assemble(queries, targets, db, q_cols, p64, offsets, overlaps, config, n_t)
 
 
@@ -676,9 +746,14 @@ def _assemble(
     e32 = p32 * np.float32(n_t)  # float32 arithmetic, = float32(p N)
     q_all = np.empty((n_q, n_o))
     order_all = np.empty((n_q, n_o), dtype=np.int64)
+    # ties: larger overlap first, then strcmp of "<strand><ID>" ('+' < '-'); Tomtom's extra
+    # "target file index" key is the index of the database *file* (always one file here)
+    labels = [("-" if st else "+") + targets[t].id for t, st in zip(db.target_index, db.strand)]
+    label_rank = np.empty(n_o, dtype=np.int64)
+    label_rank[sorted(range(n_o), key=lambda j: labels[j].encode())] = np.arange(n_o)
     rng = _TomtomRandom()
     for i in range(n_q):
-        order = np.lexsort((db.strand, db.target_index, -overlaps[i], p32[i]))
+        order = np.lexsort((label_rank, -overlaps[i], p32[i]))
         order_all[i] = order
         q_all[i, order] = _qvalues(p32[i, order].astype(np.float64), rng)
     q32 = q_all.astype(np.float32)
@@ -693,12 +768,12 @@ def _assemble(
         best = np.broadcast_to(np.arange(n_t)[None, :], (n_q, n_t))
     take = lambda a: np.take_along_axis(a, best, axis=1)  # noqa: E731
 
-    q_cons = [_consensus(c) for c in q_cols]
+    q_cons = _consensus_strings(np.concatenate(q_cols), np.array([c.shape[0] for c in q_cols]))
     hits: list[TomtomHit] = []
     for i in range(n_q):
         reported: set[int] = set()
         for j in order_all[i]:
-            value = e32[i, j] if config.evalue else q32[i, j]
+            value = float(e32[i, j] if config.evalue else q32[i, j])  # compared in double
             if value > config.thresh:
                 break
             t = int(db.target_index[j])
@@ -942,9 +1017,7 @@ def compare_with_reference(reference_dir: str | os.PathLike) -> list[Agreement]:
             full = TomtomConfig(distance=config.distance, min_overlap=config.min_overlap,
                                 evalue=True, thresh=1e9)
             cache[key] = run_tomtom(read_meme(ref_dir / query_file), db, full)
-        ours = [h for h in cache[key].hits if h.evalue <= config.thresh]
-        if config.thresh < 1e9:
-            ours = _rethreshold(cache[key].hits, config.thresh)
+        ours = _rethreshold(cache[key].hits, config.thresh)
         out.append(_agreement(name, read_tomtom_tsv(ref_dir / name), ours))
     return out
 
@@ -960,7 +1033,7 @@ def _rethreshold(hits: list[TomtomHit], thresh: float) -> list[TomtomHit]:
     for h in hits:
         if h.query_id in stopped:
             continue
-        if np.float32(h.evalue) > np.float32(thresh):
+        if h.evalue > thresh:
             stopped.add(h.query_id)
             continue
         kept.append(h)

@@ -1,0 +1,113 @@
+"""The command line: user errors are one line naming the file and the problem, exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from motiflens.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unknown_model_name_is_one_line_error(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "200", "--seed", "1"], capsys)[0] == 0
+    code, _, err = run_cli(["train", "--model", "CNN-7", "--data", str(data),
+                            "--out", str(tmp_path / "run")], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "CNN-7" in err and "CNN-25" in err  # names the bad value and lists valid ones
+
+
+def test_broken_meme_file_names_file_and_line(tmp_path, capsys):
+    meme = tmp_path / "q.meme"
+    meme.write_text(
+        "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF m1\n"
+        "letter-probability matrix: alength= 4 w= 2\n0.25 0.25 0.25 0.25\n0.5 0.5 x 0\n"
+    )
+    code, _, err = run_cli(["tomtom", str(meme), str(meme), "--out", str(tmp_path / "t.tsv")],
+                           capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert f"{meme}:8" in err
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("drop", "Y_valid"),
+    ("shape", "X_test"),
+])
+def test_bad_hdf5_names_file_and_key(tmp_path, capsys, damage, expected):
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "200", "--seed", "1"], capsys)[0] == 0
+    with h5py.File(data, "a") as f:
+        if damage == "drop":
+            del f["Y_valid"]
+        else:
+            del f["X_test"]
+            f["X_test"] = np.zeros((40, 4, 150), dtype=np.uint8)
+    code, _, err = run_cli(["train", "--model", "CNN-25", "--data", str(data),
+                            "--out", str(tmp_path / "run")], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(data) in err and expected in err
+
+
+def test_out_of_range_split_is_rejected(tmp_path, capsys):
+    code, _, err = run_cli(["simulate", "--out", str(tmp_path / "d.h5"), "--n", "200",
+                            "--split", "0.9", "0.2", "0.1"], capsys)
+    assert code == 2
+    assert "split" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_models_lists_paper_architectures_with_counts(capsys):
+    code, out, _ = run_cli(["models"], capsys)
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.startswith("CNN-25 "))
+    assert "160,048" in line and "684,336" in line
+
+
+def test_console_script_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "motiflens.cli", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    for command in ("simulate", "train", "interpret", "tomtom", "reproduce", "report"):
+        assert command in proc.stdout
+
+
+def test_data_fasta_builds_a_loadable_dataset(tmp_path, capsys):
+    from motiflens.data.dataset import load_dataset
+
+    rng = np.random.default_rng(0)
+    for name, motif in (("A", "TGACTCA"), ("B", "CCAATGG")):
+        with open(tmp_path / f"{name}.fa", "w") as handle:
+            for i in range(40):
+                seq = "".join(rng.choice(list("ACGT"), 50))
+                handle.write(f">{name}{i}\n{seq[:20]}{motif}{seq[27:]}\n")
+    out = tmp_path / "user.h5"
+    code, _, err = run_cli(["data", "fasta", "--classes", f"A={tmp_path / 'A.fa'}",
+                            f"B={tmp_path / 'B.fa'}", "--out", str(out)], capsys)
+    assert code == 0, err
+    dataset = load_dataset(out)
+    assert dataset.label_names == ["A", "B"]
+    total = sum(len(s) for s in dataset.splits.values()) if isinstance(dataset.splits, dict) \
+        else sum(len(s) for s in dataset.splits)
+    assert total == 80 and dataset.length == 50
+
+
+def test_data_fasta_rejects_bad_characters(tmp_path, capsys):
+    fasta = tmp_path / "bad.fa"
+    fasta.write_text(">s1\nACGTACGT\n>s2\nACGXACGT\n")
+    code, _, err = run_cli(["data", "fasta", "--classes", f"A={fasta}", "--shuffled-negatives",
+                            "--out", str(tmp_path / "o.h5")], capsys)
+    assert code == 2 and f"{fasta}:4" in err

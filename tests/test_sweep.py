@@ -1,0 +1,241 @@
+"""Sweeps: layout, resume (kill -9 included), worker processes, failures, settings checks.
+
+One tiny experiment (2 small models x 2 trials x 2 epochs on 300 simulated 200-nt sequences,
+1 CPU thread per trial) is run once per module as the uninterrupted baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from motiflens.errors import ConfigError, DatasetError
+from motiflens.experiments import run_experiment, trial_seed
+from motiflens.experiments.executors import SweepError
+from motiflens.experiments.sweep import RESULT
+
+TINY = """\
+name: tiny
+description: two tiny models on a tiny synthetic set
+dataset:
+  kind: synthetic
+  simulation: {n_sequences: 300, seed: 1}
+protocol: paper
+train: {batch_size: 50, patience: null, num_threads: 1}
+interpret: {mode: paper, db: JASPAR2016, gt_list: paper}
+models:
+  - {id: tiny-a, model: "8x19p25-16x5p4-d16"}
+  - {id: tiny-b, label: "tiny B <6 filters>", model: "8x9p2-16x5p50-d16", filters: {1: 6}, layers: [1, 2]}
+"""
+MODELS = {"tiny-a": (1,), "tiny-b": (1, 2)}
+TRIALS, EPOCHS = 2, 2
+VOLATILE = {"provenance", "wall_s", "wall_time_s", "out_dir", "run_dir", "trial_dir", "seconds",
+            "created", "device"}
+
+
+def _stable(obj):
+    """A result with timings, paths and provenance removed (what must be reproducible)."""
+    if isinstance(obj, dict):
+        return {k: _stable(v) for k, v in obj.items() if k not in VOLATILE}
+    if isinstance(obj, list):
+        return [_stable(v) for v in obj]
+    return obj
+
+
+def _results(sweep: Path) -> dict:
+    return {
+        (model, k): _stable(json.loads((sweep / "runs" / model / f"trial-{k}" / RESULT).read_text()))
+        for model in MODELS for k in range(TRIALS)
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_yaml(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("def") / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, tiny_yaml) -> Path:
+    out = tmp_path_factory.mktemp("baseline") / "sweep"
+    assert run_experiment(tiny_yaml, out, trials=TRIALS, epochs=EPOCHS, progress=False) == out.resolve()
+    return out
+
+
+def test_sweep_layout_and_results(baseline):
+    assert (baseline / "data" / "synthetic.h5").is_file()
+    assert (baseline / "experiment.yaml").is_file()
+    sweep = json.loads((baseline / "sweep.json").read_text())
+    assert sweep["trials"] == TRIALS and sweep["settings"]["epochs"] == EPOCHS
+    assert sweep["settings"]["sweep_seed"] == 0 and sweep["provenance"]["versions"]["torch"]
+    for model, layers in MODELS.items():
+        for k in range(TRIALS):
+            run = baseline / "runs" / model / f"trial-{k}"
+            for name in ("trial.json", "config.json", "checkpoint.pt", "last.pt", "history.tsv",
+                         "metrics.json", RESULT):
+                assert (run / name).is_file(), run / name
+            result = json.loads((run / RESULT).read_text())
+            assert result["seed"] == trial_seed(0, model, k)
+            assert result["metrics"]["epochs_run"] == EPOCHS
+            assert 0.0 <= result["auroc"] <= 1.0 and 0.0 <= result["aupr"] <= 1.0
+            assert sorted(result["layers"]) == [str(x) for x in layers]
+            for layer in layers:
+                assert (run / "interpret" / f"layer{layer}" / "tomtom.tsv").is_file()
+                assert result["layers"][str(layer)]["n_filters"] == (6 if (model, layer) == ("tiny-b", 1)
+                                                                     else 8 if layer == 1 else 16)
+    rows = (baseline / "summary" / "summary.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+    header = rows[0].split("\t")
+    first = dict(zip(header, rows[1].split("\t")))
+    assert first["model_id"] == "tiny-a" and first["n_trials"] == str(TRIALS)
+    aurocs = [json.loads((baseline / "runs" / "tiny-a" / f"trial-{k}" / RESULT).read_text())["auroc"]
+              for k in range(TRIALS)]
+    assert float(first["auroc_mean"]) == pytest.approx(sum(aurocs) / TRIALS, abs=1e-6)
+    md = (baseline / "summary" / "summary.md").read_text()
+    assert "tiny B <6 filters>" in md and "± " in md
+    trials_tsv = (baseline / "summary" / "trials.tsv").read_text().splitlines()
+    assert len(trials_tsv) == 1 + TRIALS * 3
+
+
+def test_rerun_skips_complete_trials(baseline, tiny_yaml, monkeypatch):
+    import motiflens.train
+
+    before = {p: p.stat().st_mtime_ns for p in baseline.glob("runs/*/*/*") if p.is_file()}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a complete trial was trained again")
+
+    monkeypatch.setattr(motiflens.train, "train", no_training)
+    run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS, progress=False)
+    after = {p: p.stat().st_mtime_ns for p in baseline.glob("runs/*/*/*") if p.is_file()}
+    assert after == before
+
+
+def test_changed_settings_are_refused(baseline, tiny_yaml):
+    with pytest.raises(ConfigError, match="sweep_seed"):
+        run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS, sweep_seed=1, progress=False)
+    with pytest.raises(ConfigError, match="epochs"):
+        run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS + 1, progress=False)
+
+
+def test_incomplete_trial_is_redone_identically(baseline, tiny_yaml, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(baseline, copy)
+    run = copy / "runs" / "tiny-b" / "trial-1"
+    (run / RESULT).unlink()
+    shutil.rmtree(run / "interpret")
+    (run / ".tmp-last.pt-abc123").write_bytes(b"half a checkpoint")
+    run_experiment(tiny_yaml, copy, trials=TRIALS, epochs=EPOCHS, progress=False)
+    assert not list(run.glob(".tmp-*"))
+    assert _results(copy) == _results(baseline)
+
+
+CHILD = textwrap.dedent("""\
+    import os, signal, sys
+    import torch
+    import motiflens.experiments.sweep as sweep
+
+    mode, definition, out, data = sys.argv[1:5]
+    if mode == "after-first-done":
+        original = sweep.mark_done
+        def mark_done(directory, result):
+            original(directory, result)          # result.json renamed into place ...
+            os.kill(os.getpid(), signal.SIGKILL)  # ... then the sweep dies
+        sweep.mark_done = mark_done
+    elif mode == "mid-training":
+        original_save = torch.save
+        saves = []
+        def save(obj, f, *args, **kwargs):
+            original_save(obj, f, *args, **kwargs)
+            if "tiny-b" in str(f) and "last.pt" in str(f):
+                saves.append(f)
+                if len(saves) == 2:                   # epoch 2 of tiny-b trial 0: the temporary
+                    os.kill(os.getpid(), signal.SIGKILL)  # file is written, not yet renamed
+        torch.save = save
+    sweep.run_experiment(definition, out, trials=2, epochs=2, data=data, progress=False)
+    sys.exit(3)  # not reached: the process is killed
+""")
+
+
+def test_kill9_twice_then_resume_equals_uninterrupted(baseline, tiny_yaml, tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    out = tmp_path / "killed"
+    data = baseline / "data" / "synthetic.h5"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for mode in ("after-first-done", "mid-training"):
+        proc = subprocess.run([sys.executable, str(script), mode, str(tiny_yaml), str(out), str(data)],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+        if mode == "after-first-done":
+            done = sorted(p.parent.name for p in out.glob(f"runs/*/*/{RESULT}"))
+            assert done == ["trial-0"] and (out / "runs/tiny-a/trial-0" / RESULT).is_file()
+            assert not (out / "summary").exists()
+        else:
+            killed = out / "runs" / "tiny-b" / "trial-0"
+            assert (out / "runs/tiny-a/trial-1" / RESULT).is_file()
+            assert not (killed / RESULT).exists() and list(killed.glob(".tmp-last.pt-*"))
+            history = (killed / "history.tsv").read_text().splitlines()
+            assert len(history) == 1 + 2  # epoch 2 finished, its last.pt never renamed
+    run_experiment(tiny_yaml, out, trials=TRIALS, epochs=EPOCHS, data=data, progress=False)
+    assert not list(out.rglob(".tmp-*"))
+    assert _results(out) == _results(baseline)
+    assert (out / "summary" / "summary.tsv").read_text() == (baseline / "summary" / "summary.tsv").read_text()
+
+
+def test_worker_processes_match_sequential(baseline, tmp_path):
+    definition = tmp_path / "one.yaml"
+    definition.write_text(TINY.replace(
+        '  - {id: tiny-b, label: "tiny B <6 filters>", model: "8x9p2-16x5p50-d16", filters: {1: 6}, layers: [1, 2]}\n',
+        ""))
+    out = tmp_path / "parallel"
+    run_experiment(definition, out, trials=TRIALS, epochs=EPOCHS, workers=2, progress=False,
+                   data=baseline / "data" / "synthetic.h5")
+    for k in range(TRIALS):
+        ours = _stable(json.loads((out / "runs/tiny-a" / f"trial-{k}" / RESULT).read_text()))
+        assert ours == _results(baseline)[("tiny-a", k)]
+    assert "2 worker processes" in json.loads((out / "sweep.json").read_text())["executor"]
+
+
+def test_failed_trial_reported_others_kept(baseline, tmp_path, monkeypatch):
+    import motiflens.train
+
+    definition = tmp_path / "nointerp.yaml"
+    definition.write_text(TINY.replace("interpret: {mode: paper, db: JASPAR2016, gt_list: paper}",
+                                       "interpret: null"))
+    real_train = motiflens.train.train
+
+    def flaky(spec, *args, **kwargs):
+        if spec.name == "tiny-b":
+            raise RuntimeError("simulated out-of-memory")
+        return real_train(spec, *args, **kwargs)
+
+    monkeypatch.setattr(motiflens.train, "train", flaky)
+    out = tmp_path / "flaky"
+    with pytest.raises(SweepError, match=r"2 trial\(s\) failed \(tiny-b/trial-0, tiny-b/trial-1\)"):
+        run_experiment(definition, out, trials=TRIALS, epochs=1, progress=False,
+                       data=baseline / "data" / "synthetic.h5")
+    assert sorted(p.parent.name for p in out.glob(f"runs/tiny-a/*/{RESULT}")) == ["trial-0", "trial-1"]
+    assert not list(out.glob(f"runs/tiny-b/*/{RESULT}"))
+    assert "tiny-a" in (out / "summary" / "summary.md").read_text()
+
+
+def test_dataset_errors(tmp_path, tiny_yaml):
+    in_vivo = tmp_path / "vivo.yaml"
+    in_vivo.write_text(TINY.replace("kind: synthetic", "kind: file"))
+    with pytest.raises(ConfigError, match="--data"):
+        run_experiment(in_vivo, tmp_path / "a", trials=1, epochs=1, progress=False)
+    with pytest.raises(DatasetError, match="not found"):
+        run_experiment(tiny_yaml, tmp_path / "b", trials=1, epochs=1, progress=False,
+                       data=tmp_path / "absent.h5")
+    with pytest.raises(ConfigError, match="trials"):
+        run_experiment(tiny_yaml, tmp_path / "c", trials=0, progress=False)
