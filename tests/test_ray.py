@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
 from motiflens.experiments import run_experiment  # noqa: E402
-from motiflens.experiments.executors import RayExecutor, _pack_dir, unpack_trial  # noqa: E402
+from motiflens.experiments.executors import _pack_dir, unpack_trial  # noqa: E402
 from motiflens.experiments.sweep import RESULT  # noqa: E402
 
 pytestmark = pytest.mark.ray

@@ -149,8 +149,10 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
             assert [r[1] for r in rows] == ["1", "2", "1"]
             assert rows[1][rows[1].index("0.847 ± 0.021")] == "0.847 ± 0.021"
             shown = driver.execute_script(
-                "return document.querySelector('table.findings td').innerText")
-            assert shown == "AU-ROC <script>alert(1)</script> above 0"
+                "return Array.from(document.querySelectorAll('table.findings tr'))"
+                ".map(r => Array.from(r.cells).map(c => c.innerText))")
+            assert ["AU-ROC <script>alert(1)</script> above 0", "not run"] == shown[-1][:2]
+            assert driver.execute_script("return document.scripts.length") == 0
         finally:
             driver.quit()
         return

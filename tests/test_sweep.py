@@ -1,13 +1,14 @@
 """Sweeps: layout, resume (kill -9 included), worker processes, failures, settings checks.
 
 One tiny experiment (2 small models x 2 trials x 2 epochs on 300 simulated 200-nt sequences,
-1 CPU thread per trial) is run once per module as the uninterrupted baseline.
+1 CPU thread per trial) is run once per module as the uninterrupted baseline, with and without
+interpretation. The kill/resume and worker tests use the train-only variant (interpretation is
+a deterministic function of the checkpoint, whose weights they compare bit for bit).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -32,9 +33,10 @@ protocol: paper
 train: {batch_size: 50, patience: null, num_threads: 1}
 interpret: {mode: paper, db: JASPAR2016, gt_list: paper}
 models:
-  - {id: tiny-a, model: "8x19p25-16x5p4-d16"}
-  - {id: tiny-b, label: "tiny B <6 filters>", model: "8x9p2-16x5p50-d16", filters: {1: 6}, layers: [1, 2]}
+  - {id: tiny-a, model: "4x19p25-6x5p4-d16"}
+  - {id: tiny-b, label: "tiny B <3 filters>", model: "4x9p2-5x5p50-d16", filters: {1: 3}, layers: [1, 2]}
 """
+TRAIN_ONLY = TINY.replace("interpret: {mode: paper, db: JASPAR2016, gt_list: paper}", "interpret: null")
 MODELS = {"tiny-a": (1,), "tiny-b": (1, 2)}
 TRIALS, EPOCHS = 2, 2
 VOLATILE = {"provenance", "wall_s", "wall_time_s", "out_dir", "run_dir", "trial_dir", "seconds",
@@ -71,6 +73,26 @@ def baseline(tmp_path_factory, tiny_yaml) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def train_only(tmp_path_factory, baseline) -> tuple[Path, Path, Path]:
+    """(definition, dataset, uninterrupted sweep) of the experiment without interpretation."""
+    root = tmp_path_factory.mktemp("train_only")
+    definition = root / "train-only.yaml"
+    definition.write_text(TRAIN_ONLY)
+    data = baseline / "data" / "synthetic.h5"
+    out = root / "sweep"
+    run_experiment(definition, out, trials=TRIALS, epochs=EPOCHS, progress=False, data=data)
+    return definition, data, out
+
+
+def _same_weights(a: Path, b: Path) -> bool:
+    import torch
+
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def test_sweep_layout_and_results(baseline):
     assert (baseline / "data" / "synthetic.h5").is_file()
     assert (baseline / "experiment.yaml").is_file()
@@ -90,8 +112,8 @@ def test_sweep_layout_and_results(baseline):
             assert sorted(result["layers"]) == [str(x) for x in layers]
             for layer in layers:
                 assert (run / "interpret" / f"layer{layer}" / "tomtom.tsv").is_file()
-                assert result["layers"][str(layer)]["n_filters"] == (6 if (model, layer) == ("tiny-b", 1)
-                                                                     else 8 if layer == 1 else 16)
+                assert result["layers"][str(layer)]["n_filters"] == {
+                    ("tiny-a", 1): 4, ("tiny-b", 1): 3, ("tiny-b", 2): 5}[(model, layer)]
     rows = (baseline / "summary" / "summary.tsv").read_text().splitlines()
     assert len(rows) == 1 + 3
     header = rows[0].split("\t")
@@ -101,7 +123,7 @@ def test_sweep_layout_and_results(baseline):
               for k in range(TRIALS)]
     assert float(first["auroc_mean"]) == pytest.approx(sum(aurocs) / TRIALS, abs=1e-6)
     md = (baseline / "summary" / "summary.md").read_text()
-    assert "tiny B <6 filters>" in md and "± " in md
+    assert "tiny B <3 filters>" in md and "± " in md
     trials_tsv = (baseline / "summary" / "trials.tsv").read_text().splitlines()
     assert len(trials_tsv) == 1 + TRIALS * 3
 
@@ -130,7 +152,7 @@ def test_changed_settings_are_refused(baseline, tiny_yaml):
 def test_incomplete_trial_is_redone_identically(baseline, tiny_yaml, tmp_path):
     copy = tmp_path / "sweep"
     shutil.copytree(baseline, copy)
-    run = copy / "runs" / "tiny-b" / "trial-1"
+    run = copy / "runs" / "tiny-a" / "trial-1"
     (run / RESULT).unlink()
     shutil.rmtree(run / "interpret")
     (run / ".tmp-last.pt-abc123").write_bytes(b"half a checkpoint")
@@ -166,15 +188,14 @@ CHILD = textwrap.dedent("""\
 """)
 
 
-def test_kill9_twice_then_resume_equals_uninterrupted(baseline, tiny_yaml, tmp_path):
+def test_kill9_twice_then_resume_equals_uninterrupted(train_only, tmp_path):
+    definition, data, uninterrupted = train_only
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     out = tmp_path / "killed"
-    data = baseline / "data" / "synthetic.h5"
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
     for mode in ("after-first-done", "mid-training"):
-        proc = subprocess.run([sys.executable, str(script), mode, str(tiny_yaml), str(out), str(data)],
-                              capture_output=True, text=True, timeout=120, env=env)
+        proc = subprocess.run([sys.executable, str(script), mode, str(definition), str(out), str(data)],
+                              capture_output=True, text=True, timeout=120)
         assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
         if mode == "after-first-done":
             done = sorted(p.parent.name for p in out.glob(f"runs/*/*/{RESULT}"))
@@ -186,32 +207,29 @@ def test_kill9_twice_then_resume_equals_uninterrupted(baseline, tiny_yaml, tmp_p
             assert not (killed / RESULT).exists() and list(killed.glob(".tmp-last.pt-*"))
             history = (killed / "history.tsv").read_text().splitlines()
             assert len(history) == 1 + 2  # epoch 2 finished, its last.pt never renamed
-    run_experiment(tiny_yaml, out, trials=TRIALS, epochs=EPOCHS, data=data, progress=False)
+    run_experiment(definition, out, trials=TRIALS, epochs=EPOCHS, data=data, progress=False)
     assert not list(out.rglob(".tmp-*"))
-    assert _results(out) == _results(baseline)
-    assert (out / "summary" / "summary.tsv").read_text() == (baseline / "summary" / "summary.tsv").read_text()
+    assert _results(out) == _results(uninterrupted)
+    for model in MODELS:
+        for k in range(TRIALS):
+            rel = Path("runs") / model / f"trial-{k}" / "checkpoint.pt"
+            assert _same_weights(out / rel, uninterrupted / rel)
+    assert (out / "summary" / "summary.tsv").read_text() == \
+        (uninterrupted / "summary" / "summary.tsv").read_text()
 
 
-def test_worker_processes_match_sequential(baseline, tmp_path):
-    definition = tmp_path / "one.yaml"
-    definition.write_text(TINY.replace(
-        '  - {id: tiny-b, label: "tiny B <6 filters>", model: "8x9p2-16x5p50-d16", filters: {1: 6}, layers: [1, 2]}\n',
-        ""))
+def test_worker_processes_match_sequential(train_only, tmp_path):
+    definition, data, uninterrupted = train_only
     out = tmp_path / "parallel"
-    run_experiment(definition, out, trials=TRIALS, epochs=EPOCHS, workers=2, progress=False,
-                   data=baseline / "data" / "synthetic.h5")
-    for k in range(TRIALS):
-        ours = _stable(json.loads((out / "runs/tiny-a" / f"trial-{k}" / RESULT).read_text()))
-        assert ours == _results(baseline)[("tiny-a", k)]
+    run_experiment(definition, out, trials=TRIALS, epochs=EPOCHS, workers=2, progress=False, data=data)
+    assert _results(out) == _results(uninterrupted)
     assert "2 worker processes" in json.loads((out / "sweep.json").read_text())["executor"]
 
 
-def test_failed_trial_reported_others_kept(baseline, tmp_path, monkeypatch):
+def test_failed_trial_reported_others_kept(train_only, tmp_path, monkeypatch):
     import motiflens.train
 
-    definition = tmp_path / "nointerp.yaml"
-    definition.write_text(TINY.replace("interpret: {mode: paper, db: JASPAR2016, gt_list: paper}",
-                                       "interpret: null"))
+    definition, data, _ = train_only
     real_train = motiflens.train.train
 
     def flaky(spec, *args, **kwargs):
@@ -222,8 +240,7 @@ def test_failed_trial_reported_others_kept(baseline, tmp_path, monkeypatch):
     monkeypatch.setattr(motiflens.train, "train", flaky)
     out = tmp_path / "flaky"
     with pytest.raises(SweepError, match=r"2 trial\(s\) failed \(tiny-b/trial-0, tiny-b/trial-1\)"):
-        run_experiment(definition, out, trials=TRIALS, epochs=1, progress=False,
-                       data=baseline / "data" / "synthetic.h5")
+        run_experiment(definition, out, trials=TRIALS, epochs=1, progress=False, data=data)
     assert sorted(p.parent.name for p in out.glob(f"runs/tiny-a/*/{RESULT}")) == ["trial-0", "trial-1"]
     assert not list(out.glob(f"runs/tiny-b/*/{RESULT}"))
     assert "tiny-a" in (out / "summary" / "summary.md").read_text()
@@ -239,3 +256,15 @@ def test_dataset_errors(tmp_path, tiny_yaml):
                        data=tmp_path / "absent.h5")
     with pytest.raises(ConfigError, match="trials"):
         run_experiment(tiny_yaml, tmp_path / "c", trials=0, progress=False)
+
+
+def test_concurrent_sweep_in_same_directory_is_refused(baseline, tiny_yaml):
+    fcntl = pytest.importorskip("fcntl")
+    with open(baseline / ".lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            with pytest.raises(ConfigError, match="another sweep is running"):
+                run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS, progress=False)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS, progress=False)  # free again

@@ -541,7 +541,7 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
         if finished and paths["metrics.json"].exists():
             metrics = _io.read_json(paths["metrics.json"])
             return {**metrics, "run_dir": str(out)}
-    elif not resume:
+    else:  # a fresh start: no file of an earlier run may survive next to the new ones
         for name in ("history.tsv", "checkpoint.pt", "last.pt", "metrics.json"):
             paths[name].unlink(missing_ok=True)
 

@@ -24,13 +24,14 @@ number (:func:`trial_seed`), so adding models or trials never changes existing o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -313,14 +314,22 @@ def _dataset_shape(path: Path) -> tuple[int, int]:
 
 
 def _sweep_record(experiment: Experiment, sweep_seed: int, epochs: int | None,
-                  dataset: Path) -> dict[str, Any]:
-    """The settings every trial of a sweep directory shares (checked when resuming)."""
+                  dataset: Path, out_dir: Path) -> dict[str, Any]:
+    """The settings every trial of a sweep directory shares (checked when resuming).
+
+    A dataset inside the sweep directory is recorded relative to it, so that the directory
+    can be moved and resumed.
+    """
     definition = experiment.to_dict()
+    try:
+        dataset_text = str(dataset.relative_to(out_dir))
+    except ValueError:
+        dataset_text = str(dataset)
     return {
         "experiment": experiment.name,
         "sweep_seed": int(sweep_seed),
         "epochs": epochs,
-        "dataset": str(dataset),
+        "dataset": dataset_text,
         "dataset_spec": definition["dataset"],
         "protocol": experiment.protocol,
         "train": definition["train"],
@@ -414,9 +423,6 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     SweepError
         Some trials failed (the others are complete; rerun to retry).
     """
-    from tqdm.auto import tqdm
-
-    from motiflens.experiments.aggregate import write_summary
     from motiflens.experiments.executors import make_executor
 
     experiment = load_experiment(name_or_yaml)
@@ -429,11 +435,45 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     executor = make_executor(workers=workers, ray=ray, progress=progress and workers <= 1,
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
 
+    with _sweep_lock(out):
+        return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress)
+
+
+@contextlib.contextmanager
+def _sweep_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out/.lock`` (released by the OS even on kill -9)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the sweep still resumes correctly
+        yield
+        return
+    with open(out / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(
+                f"{out}: another sweep is running in this directory; wait for it or use another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, sweep_seed: int,
+                epochs: int | None, data: str | Path | None, progress: bool) -> Path:
+    from tqdm.auto import tqdm
+
+    from motiflens.experiments.aggregate import write_summary
+    from motiflens.experiments.executors import SweepError
+
+    if (out / "data").is_dir():
+        _clean_partial_files(out / "data")
     dataset = prepare_dataset(experiment, out, data)
     length, n_outputs = _dataset_shape(dataset)
     for entry in experiment.models:  # fail before any training on a bad row
         build_spec(entry, length, n_outputs)
-    _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset),
+    _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset, out),
                           experiment, trials, executor)
 
     tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
@@ -446,8 +486,6 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
         bar.set_postfix_str(f"{task.model_id} #{task.trial} AU-ROC {auroc:.3f}" if auroc is not None
                             else f"{task.model_id} #{task.trial}")
         bar.update(1)
-
-    from motiflens.experiments.executors import SweepError
 
     try:
         executor.run(todo, on_done)

@@ -39,7 +39,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -48,12 +48,14 @@ from motiflens.errors import ConfigError, FormatError
 from motiflens.motifs import Motif
 
 __all__ = [
+    "Agreement",
     "DISTANCES",
     "TSV_COLUMNS",
     "TomtomConfig",
     "TomtomHit",
     "TomtomResult",
     "compare_with_reference",
+    "format_agreement",
     "read_tomtom_tsv",
     "run_tomtom",
     "tomtom",
@@ -253,6 +255,12 @@ class _Database:
     strand: np.ndarray  # (M,) 0 = "+", 1 = "-"
     consensus: list[str]  # (M,)
 
+    def __post_init__(self) -> None:
+        self.cols_t = np.ascontiguousarray(self.cols.T)  # (4, T)
+        tc = self.cols_t - 0.25
+        self.centred_t = tc  # pearson: columns minus the uniform 1/4
+        self.centred_ss = tc[0] * tc[0] + tc[1] * tc[1] + tc[2] * tc[2] + tc[3] * tc[3]
+
 
 def _database(targets: list[np.ndarray], both_strands: bool) -> _Database:
     oriented = []
@@ -277,38 +285,39 @@ def _database(targets: list[np.ndarray], both_strands: bool) -> _Database:
 # --------------------------------------------------------------------------------------------
 # Scores, median shift, integer scaling, column nulls
 # --------------------------------------------------------------------------------------------
-def _column_scores(q: np.ndarray, db: np.ndarray, distance: str) -> np.ndarray:
+def _column_scores(q: np.ndarray, db: _Database, distance: str) -> np.ndarray:
     """Raw similarity of every query column with every database column (higher = closer).
+
+    Evaluated letter by letter in Tomtom's order, so the values are bit-identical to its.
 
     Parameters
     ----------
-    q : (B, ql, 4) float64
-    db : (T, 4) float64
+    q : (ql, 4) float64 query columns
+    db : _Database (uses ``cols_t``, (4, T), and for pearson ``centred_t`` / ``centred_ss``)
+    distance : "ed" or "pearson"
 
     Returns
     -------
-    (B, ql, T) float64
+    (ql, T) float64
     """
-    qx = [q[:, :, x, None] for x in range(4)]
-    tx = [db[None, None, :, x] for x in range(4)]
-    if distance == "ed":  # -sqrt(((d_A^2 + d_C^2) + d_G^2) + d_T^2), Tomtom's summation order
-        total = np.subtract(qx[0], tx[0])
+    if distance == "ed":  # -sqrt(((d_A^2 + d_C^2) + d_G^2) + d_T^2)
+        total = np.subtract(q[:, 0, None], db.cols_t[0][None, :])
         total *= total
         d = np.empty_like(total)
-        for a, b in zip(qx[1:], tx[1:]):
-            np.subtract(a, b, out=d)
+        for x in range(1, 4):
+            np.subtract(q[:, x, None], db.cols_t[x][None, :], out=d)
             d *= d
             total += d
-        del d
         np.sqrt(total, out=total)
         np.negative(total, out=total)
         return total
-    qc = [a - 0.25 for a in qx]
-    tc = [b - 0.25 for b in tx]
-    num = qc[0] * tc[0] + qc[1] * tc[1] + qc[2] * tc[2] + qc[3] * tc[3]
-    qss = qc[0] * qc[0] + qc[1] * qc[1] + qc[2] * qc[2] + qc[3] * qc[3]
-    tss = tc[0] * tc[0] + tc[1] * tc[1] + tc[2] * tc[2] + tc[3] * tc[3]
-    den = np.sqrt(qss * tss)
+    qc = q - 0.25
+    tc = db.centred_t
+    num = qc[:, 0, None] * tc[0][None, :]
+    for x in range(1, 4):
+        num += qc[:, x, None] * tc[x][None, :]
+    qss = qc[:, 0] * qc[:, 0] + qc[:, 1] * qc[:, 1] + qc[:, 2] * qc[:, 2] + qc[:, 3] * qc[:, 3]
+    den = np.sqrt(qss[:, None] * db.centred_ss[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den == 0, 0.0, num / den)
 
@@ -358,7 +367,8 @@ def _order_statistics(s: np.ndarray, k1: int, k2: int) -> tuple[np.ndarray, np.n
     band &= ~below
     n_below = np.count_nonzero(below, axis=1)
     n_band = np.count_nonzero(band, axis=1)
-    values = np.compress(band.ravel(), s.ravel())  # row-major: the band of row r is values[ends[r] - n_band[r]:ends[r]]
+    # row-major: the band of row r is values[ends[r] - n_band[r] : ends[r]]
+    values = np.compress(band.ravel(), s.ravel())
     ends = np.cumsum(n_band)
     for r in range(rows):
         a, b = int(k1 - n_below[r]), int(k2 - n_below[r])
@@ -408,19 +418,22 @@ def _column_pmfs(X: np.ndarray) -> np.ndarray:
 class _RangeTails:
     """Upper tails of the summed null score of every contiguous range of query columns.
 
-    ``tail[k][s, y - base[k][s]] = P(sum_{i=s}^{s+k-1} X_i >= y)``; 1 below the stored window,
-    0 above it.
+    For the range of length ``k`` starting at query column ``s``:
+    ``flat[start[k, s] + y - base[k, s]] = P(sum_{i=s}^{s+k-1} X_i >= y)`` for
+    ``0 <= y - base[k, s] < length[k]``; the tail is 1 below that window and 0 above it.
     """
 
-    tail: list[np.ndarray]  # tail[k]: (ql - k + 1, L_k); index 0 unused
-    base: list[np.ndarray]  # base[k]: (ql - k + 1,) int64, smallest possible sum
+    flat: np.ndarray  # (total,) float64
+    start: np.ndarray  # (ql + 1, ql) int64
+    base: np.ndarray  # (ql + 1, ql) int64, smallest possible sum of the range
+    length: np.ndarray  # (ql + 1,) int64
 
-    def lookup(self, k: int, s: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """P(range [s_j, s_j + k - 1] sum >= y_j) for s, y of shape (n,)."""
-        table = self.tail[k]
-        local = y - self.base[k][s]
-        t = table[s, np.clip(local, 0, table.shape[1] - 1)]
-        return np.where(local >= table.shape[1], 0.0, np.minimum(t, 1.0))
+    def lookup(self, k: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """P(range [s_j, s_j + k_j - 1] sum >= y_j) for k, s, y of shape (n,)."""
+        local = y - self.base[k, s]
+        size = self.length[k]
+        t = self.flat[self.start[k, s] + np.clip(local, 0, size - 1)]
+        return np.where(local >= size, 0.0, np.minimum(t, 1.0))
 
 
 def _range_tails(f: np.ndarray) -> _RangeTails:
@@ -456,25 +469,32 @@ def _range_tails(f: np.ndarray) -> _RangeTails:
     j = np.arange(K)[:, None]
     toeplitz[:, j, j + np.arange(width)[None, :]] = g[:, None, :]
 
-    def tails_of(blocks: np.ndarray) -> np.ndarray:
-        flat = blocks.reshape(blocks.shape[0], -1)
-        return np.cumsum(flat[:, ::-1], axis=1)[:, ::-1]
-
     lo_cum = np.concatenate([[0], np.cumsum(lo)]).astype(np.int64)
     # blocks[s, c, :] = local values cK .. (c+1)K - 1 of the pmf of [s, s + k - 1]
     blocks = np.zeros((ql, 2, K))
     blocks.reshape(ql, 2 * K)[:, :width] = g
-    tail: list[np.ndarray] = [np.empty((0, 0)), tails_of(blocks)]
-    base: list[np.ndarray] = [np.empty(0, dtype=np.int64), lo_cum[1:] - lo_cum[:-1]]
-    for k in range(2, ql + 1):
-        rows = ql - k + 1
-        y = np.matmul(blocks[:rows], toeplitz[k - 1 :])  # (rows, k, 2K)
-        blocks = np.zeros((rows, k + 1, K))
-        blocks[:, :k] = y[..., :K]
-        blocks[:, 1:] += y[..., K:]
-        tail.append(tails_of(blocks))
-        base.append(lo_cum[k:] - lo_cum[:rows])
-    return _RangeTails(tail, base)
+    length = np.zeros(ql + 1, dtype=np.int64)
+    length[1:] = (np.arange(1, ql + 1) + 1) * K
+    rows = ql + 1 - np.arange(ql + 1)  # ranges of each length k
+    rows[0] = 0
+    sizes = (rows * length).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.empty(int(offsets[-1]))
+    start = np.zeros((ql + 1, ql), dtype=np.int64)
+    base = np.zeros((ql + 1, ql), dtype=np.int64)
+    for k in range(1, ql + 1):
+        n_rows = ql - k + 1
+        if k > 1:
+            y = np.matmul(blocks[:n_rows], toeplitz[k - 1 :])  # (n_rows, k, 2K)
+            blocks = np.zeros((n_rows, k + 1, K))
+            blocks[:, :k] = y[..., :K]
+            blocks[:, 1:] += y[..., K:]
+        view = flat[offsets[k] : offsets[k + 1]].reshape(n_rows, length[k])
+        # upper tail = cumulative sum from the top (as Tomtom sums it)
+        np.cumsum(blocks.reshape(n_rows, -1)[:, ::-1], axis=1, out=view[:, ::-1])
+        start[k, :n_rows] = offsets[k] + np.arange(n_rows) * length[k]
+        base[k, :n_rows] = lo_cum[k:] - lo_cum[:n_rows]
+    return _RangeTails(flat, start, base, length)
 
 
 def _alignment_ranges(ql: int, w: int) -> list[tuple[int, int]]:
@@ -508,7 +528,6 @@ class _Layout:
     null_k: np.ndarray  # (A0,) range length
     null_s: np.ndarray  # (A0,) range start
     null_start: np.ndarray  # (M,) first null alignment of each oriented target
-    null_by_k: list[tuple[int, np.ndarray]]  # (k, indices of the null alignments of length k)
 
 
 def _layout(db: _Database, ql: int, min_overlap: int) -> _Layout:
@@ -544,7 +563,6 @@ def _layout(db: _Database, ql: int, min_overlap: int) -> _Layout:
         null_k=null_k,
         null_s=se[:, 0],
         null_start=np.concatenate([[0], np.cumsum(null_len)[:-1]]),
-        null_by_k=[(int(k), np.flatnonzero(null_k == k)) for k in np.unique(null_k)],
     )
 
 
@@ -598,11 +616,9 @@ def _pvalues(tails: _RangeTails, Z: int, scores: np.ndarray, lay: _Layout, mult:
     -------
     (M,) float64
     """
-    ql = len(tails.tail) - 1
+    ql = tails.length.size - 1
     y = scores[lay.null_target] - (ql - lay.null_k) * Z
-    t = np.empty(y.shape)
-    for k, sel in lay.null_by_k:  # gather per range length (the tables differ in size)
-        t[sel] = tails.lookup(k, lay.null_s[sel], y[sel])
+    t = tails.lookup(lay.null_k, lay.null_s, y)
     with np.errstate(divide="ignore"):
         log_none = np.add.reduceat(np.log1p(-t), lay.null_start)
     return -np.expm1(mult * log_none)
@@ -687,7 +703,10 @@ def _single_threaded_blas():
 
 
 def run_tomtom(
-    queries: Sequence[Motif], targets: Sequence[Motif], config: TomtomConfig | None = None
+    queries: Sequence[Motif],
+    targets: Sequence[Motif],
+    config: TomtomConfig | None = None,
+    n_jobs: int | None = None,
 ) -> TomtomResult:
     """Compare every query with every target, as MEME Tomtom does.
 
@@ -698,6 +717,9 @@ def run_tomtom(
     targets : sequence of Motif
         The database (e.g. JASPAR); ``N`` = number of distinct IDs.
     config : TomtomConfig, optional
+    n_jobs : int, optional
+        Threads over queries (numpy releases the GIL in the heavy steps); default
+        ``min(2, cpu count)``. Results do not depend on it.
 
     Returns
     -------
@@ -718,14 +740,24 @@ def run_tomtom(
     offsets = np.empty((n_q, n_o), dtype=np.int64)
     overlaps = np.empty((n_q, n_o), dtype=np.int64)
     widths = np.array([c.shape[0] for c in q_cols])
+    layouts = {ql: _layout(db, ql, config.min_overlap) for ql in np.unique(widths).tolist()}
+
+    def one(r: int) -> None:
+        lay = layouts[int(widths[r])]
+        X, Z = _scale_scores(_column_scores(q_cols[r], db, config.distance))
+        score, offsets[r], overlaps[r] = _best_alignments(X, Z, lay)
+        p64[r] = _pvalues(_range_tails(_column_pmfs(X)), Z, score, lay, mult)
+
+    n_jobs = min(2, os.cpu_count() or 1) if n_jobs is None else max(1, int(n_jobs))
     with _single_threaded_blas():
-        for ql in np.unique(widths).tolist():
-            lay = _layout(db, ql, config.min_overlap)
-            for r in np.flatnonzero(widths == ql):
-                raw = _column_scores(q_cols[r][None], db.cols, config.distance)[0]
-                X, Z = _scale_scores(raw)
-                score, offsets[r], overlaps[r] = _best_alignments(X, Z, lay)
-                p64[r] = _pvalues(_range_tails(_column_pmfs(X)), Z, score, lay, mult)
+        if n_jobs == 1 or n_q == 1:
+            for r in range(n_q):
+                one(r)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                list(pool.map(one, range(n_q)))
     return _assemble(queries, targets, db, q_cols, p64, offsets, overlaps, config, n_t)
 
 
@@ -811,10 +843,13 @@ def _assemble(
 
 
 def tomtom(
-    queries: Sequence[Motif], targets: Sequence[Motif], config: TomtomConfig | None = None
+    queries: Sequence[Motif],
+    targets: Sequence[Motif],
+    config: TomtomConfig | None = None,
+    n_jobs: int | None = None,
 ) -> list[TomtomHit]:
     """The thresholded Tomtom report (``run_tomtom(...).hits``)."""
-    return run_tomtom(queries, targets, config).hits
+    return run_tomtom(queries, targets, config, n_jobs=n_jobs).hits
 
 
 # --------------------------------------------------------------------------------------------
@@ -924,21 +959,19 @@ def read_tomtom_tsv(path: str | os.PathLike) -> list[TomtomHit]:
 # --------------------------------------------------------------------------------------------
 # Agreement with real MEME Tomtom outputs
 # --------------------------------------------------------------------------------------------
-# file stem -> (query file, config) for the reference outputs (see shared/reference/tomtom)
-REFERENCE_RUNS: dict[str, tuple[str, TomtomConfig]] = {}
-for _set in ("jaspar", "planted"):
-    for _dist in DISTANCES:
-        REFERENCE_RUNS[f"{_set}__{_dist}.tsv"] = (
-            f"queries_{_set}.meme",
-            TomtomConfig(distance=_dist, min_overlap=5, evalue=True, thresh=1.0),
-        )
-        REFERENCE_RUNS[f"{_set}__{_dist}__all.tsv.gz"] = (
-            f"queries_{_set}.meme",
-            TomtomConfig(distance=_dist, min_overlap=5, evalue=True, thresh=1000.0),
-        )
-    REFERENCE_RUNS[f"{_set}__paper_default.tsv"] = (
-        f"queries_{_set}.meme", TomtomConfig(distance="ed", min_overlap=1, evalue=True, thresh=0.1)
-    )
+def _reference_runs() -> dict[str, tuple[str, TomtomConfig]]:
+    """Reference file name -> (query file, the Tomtom options that produced it); see
+    ``shared/reference/tomtom/README.md``."""
+    runs: dict[str, tuple[str, TomtomConfig]] = {}
+    for name in ("jaspar", "planted"):
+        queries = f"queries_{name}.meme"
+        for dist in DISTANCES:
+            # tomtom -no-ssc -min-overlap 5 -dist D -evalue -thresh 1 (or 1000 for __all)
+            runs[f"{name}__{dist}.tsv"] = (queries, TomtomConfig(dist, 5, thresh=1.0))
+            runs[f"{name}__{dist}__all.tsv.gz"] = (queries, TomtomConfig(dist, 5, thresh=1000.0))
+        # the paper's command: tomtom -evalue -thresh 0.1 (ed, min-overlap 1)
+        runs[f"{name}__paper_default.tsv"] = (queries, TomtomConfig("ed", 1, thresh=0.1))
+    return runs
 
 
 @dataclass(frozen=True)
@@ -1009,7 +1042,7 @@ def compare_with_reference(reference_dir: str | os.PathLike) -> list[Agreement]:
     db = read_meme(ref_dir / "jaspar2016_vertebrates.meme")
     cache: dict[tuple[str, str, int], TomtomResult] = {}
     out = []
-    for name, (query_file, config) in REFERENCE_RUNS.items():
+    for name, (query_file, config) in _reference_runs().items():
         if not (ref_dir / name).exists():
             continue
         key = (query_file, config.distance, config.min_overlap)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from motiflens import _io
-from motiflens.errors import FormatError
 from motiflens.report.tables import read_tsv
 
 #: Tomtom E-value threshold of a significant match (the paper's ``-evalue -thresh 0.1``).
