@@ -229,7 +229,7 @@ def test_motifs_from_ids_and_from_a_meme_file(tmp_path):
         ({"spacing": "tight"}, r"key 'spacing': expected one of code, buffer, found 'tight'"),
         ({"n_sequences": 0}, r"key 'n_sequences': expected a positive integer"),
         ({"n_sequences": 4}, r"key 'n_sequences': 4 sequences leave an empty split"),
-        ({"length": 59}, r"key 'length': 5 motifs of width 12 need 60 nt, found length 59"),
+        ({"length": 59, "spacing": "code"}, r"key 'length': 5 motifs of width 12 need 60 nt, found length 59"),
         ({"length": 65, "spacing": "buffer"}, r"key 'length': 5 motifs of width 12 \+ 6 buffer positions need 66 nt"),
         ({"motifs": "JASPAR1999"}, r"key 'motifs': 'JASPAR1999' is neither a motif file nor a JASPAR release"),
         ({"motifs": ["MA9999.1"]}, r"key 'motifs': IDs not in JASPAR2016: MA9999.1"),
@@ -242,5 +242,5 @@ def test_bad_configs_name_the_key(changes, pattern):
 
 
 def test_length_that_just_fits_is_accepted():
-    data = simulate(config(n_sequences=30, length=60))
+    data = simulate(config(n_sequences=30, length=60, spacing="code"))
     assert data.train.X.shape[2] == 60
