@@ -73,6 +73,7 @@ __all__ = [
     "load_checkpoint",
     "resolve_device",
     "HISTORY_COLUMNS",
+    "PRECISIONS",
 ]
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -81,6 +82,10 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "code": {"lr": 1e-3, "betas": (0.95, 0.999), "eps": 1e-8, "init": "glorot",
              "bn_eps": 1e-8, "bn_momentum": 0.01},
 }
+
+#: Training arithmetic: ``TrainConfig.precision`` -> autocast dtype (None: plain fp32).
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_auroc", "valid_aupr", "seconds", "lr")
 
@@ -121,6 +126,15 @@ class TrainConfig:
     aupr_method : {"average_precision", "trapezoid"}
     deterministic : bool
         cuDNN deterministic mode on CUDA (CPU runs are deterministic anyway).
+    precision : {"fp32", "bf16", "fp16"}
+        Arithmetic of the training forward/backward: ``"bf16"`` / ``"fp16"`` run them under
+        ``torch.autocast`` (weights, optimizer state, batch-norm statistics and evaluation stay
+        fp32; ``"fp16"`` is CUDA only and uses a gradient scaler). ``"bf16"`` needs a CPU with
+        AVX512-BF16/AMX (or a GPU with bf16) to be faster; see ``benchmarks/train_speed.py``.
+    compile : bool
+        Train through ``torch.compile(model)`` (fused elementwise kernels). Compilation costs
+        tens of seconds per model on a small CPU: worth it for long runs of big models only.
+        Dropout then draws from Inductor's random stream (still seeded by ``seed``).
     """
 
     protocol: str = "paper"
@@ -141,6 +155,8 @@ class TrainConfig:
     stream_chunk: int = 8192
     aupr_method: str = "average_precision"
     deterministic: bool = True
+    precision: str = "fp32"
+    compile: bool = False
 
     @classmethod
     def for_protocol(cls, name: str = "paper", **overrides: Any) -> "TrainConfig":
@@ -202,7 +218,14 @@ class TrainConfig:
         if self.aupr_method not in AUPR_METHODS:
             raise ConfigError(
                 f"aupr_method: unknown {self.aupr_method!r}; valid: {', '.join(AUPR_METHODS)}")
-        resolve_device(self.device)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"precision: unknown {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile: expected true or false, got {self.compile!r}")
+        device = resolve_device(self.device)
+        if self.precision == "fp16" and device.type != "cuda":
+            raise ConfigError("precision: 'fp16' needs a CUDA device; use 'bf16' on the CPU")
 
     def apply_to(self, spec: ModelSpec) -> ModelSpec:
         """The spec with this config's ``init`` / ``bn_eps`` / ``bn_momentum`` overrides."""
@@ -250,6 +273,64 @@ def _read_rows(array: Any, start: int, stop: int) -> torch.Tensor:
     return _to_float_tensor(array[start:stop])
 
 
+#: Largest split (bytes as float32) that ``device_tensor`` copies onto an accelerator.
+DEVICE_CACHE_BYTES = 2 * 1024**3
+
+
+def device_tensor(array: Any, device: torch.device) -> torch.Tensor | None:
+    """An in-memory array as a tensor resident on ``device``, or None to stream it instead.
+
+    On an accelerator a one-hot / 0-1 array is stored as uint8 (4x smaller; batches are cast
+    to float32 on the device, so no host round-trip per batch); other arrays as float32. On the
+    CPU the float32 tensor shares memory with a float32 numpy array. Lazy (h5py) arrays and
+    arrays over ``DEVICE_CACHE_BYTES`` on an accelerator give None.
+
+    Parameters
+    ----------
+    array : (N, ...) numpy array or tensor
+    device : torch.device
+    """
+    if not _is_in_memory(array):
+        return None
+    if device.type == "cpu":
+        return _to_float_tensor(array)
+    n_values = array.size if isinstance(array, np.ndarray) else array.numel()
+    if n_values * 4 > DEVICE_CACHE_BYTES:
+        return None
+    tensor = torch.as_tensor(array)
+    if tensor.dtype != torch.uint8:
+        binary = bool(((tensor == 0) | (tensor == 1)).all())
+        tensor = tensor.to(torch.uint8) if binary else tensor.float()
+    return tensor.to(device)
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """A fresh ``torch.autocast`` context for ``precision`` (a no-op context for "fp32")."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def make_optimizer(params: Any, config: TrainConfig, device: torch.device
+                   ) -> torch.optim.Adam:
+    """Adam with the config's settings: the fused kernel on CUDA, multi-tensor on the CPU.
+
+    All implementations compute the same update (elementwise); they differ in speed only
+    (and in the last bits of rounding).
+    """
+    impl = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.Adam(params, lr=config.lr, betas=tuple(config.betas), eps=config.eps,
+                            **impl)
+
+
+def add_l2_grad(weights: Sequence[torch.Tensor], l2: float) -> None:
+    """Add the gradient ``2 * l2 * w`` of the penalty ``l2 * sum(w**2)`` to each ``w.grad``."""
+    if l2 > 0 and weights:
+        with torch.no_grad():
+            torch._foreach_add_([w.grad for w in weights], list(weights), alpha=2.0 * l2)
+
+
 class _Batches:
     """Shuffled training mini-batches of a split, in memory or streamed from a lazy dataset.
 
@@ -267,10 +348,12 @@ class _Batches:
         if self.lazy:
             self.X, self.Y = X, Y
         else:
-            self.X, self.Y = _to_float_tensor(X), _to_float_tensor(Y)
-            # Keep the whole set on the accelerator when it is small enough.
-            if device.type != "cpu" and self.X.numel() * 4 < 2 * 1024**3:
-                self.X, self.Y = self.X.to(device), self.Y.to(device)
+            # The whole set on the accelerator when it fits (uint8 one-hot), else in host memory.
+            on_device = device_tensor(X, device)
+            if on_device is not None:
+                self.X, self.Y = on_device, device_tensor(Y, device)
+            else:
+                self.X, self.Y = _to_float_tensor(X), _to_float_tensor(Y)
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
@@ -282,7 +365,8 @@ class _Batches:
         for x, y in source:
             if len(x) < 2:
                 continue
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            yield (x.to(self.device, non_blocking=True).float(),
+                   y.to(self.device, non_blocking=True).float())
 
     def _memory_epoch(self, generator: torch.Generator):
         perm = torch.randperm(self.n, generator=generator)
@@ -337,10 +421,10 @@ def predict_logits(model: nn.Module, X: Any, device: str | torch.device | None =
         out = []
         for start in range(0, len(X), batch_size):
             x = _read_rows(X, start, min(start + batch_size, len(X))).to(device)
-            out.append(model(x).float().cpu())
+            out.append(model(x).float())
         if not out:
             return np.zeros((0, getattr(getattr(model, "spec", None), "n_outputs", 0)), np.float32)
-        return torch.cat(out).numpy()
+        return torch.cat(out).cpu().numpy()  # one device -> host copy
     finally:
         model.train(was_training)
 
@@ -469,6 +553,9 @@ def _fmt(value: Any) -> str:
 
 
 def _config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    # Keys added to TrainConfig later (precision, compile) take their defaults in older runs.
+    defaults = TrainConfig().to_dict()
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     keys = (set(saved) | set(current)) - _RESUMABLE_CHANGES
     return sorted(k for k in keys if saved.get(k) != current.get(k))
 
@@ -552,8 +639,8 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
         torch.manual_seed(dropout_seed)
         model = build_model(spec, generator=torch.Generator().manual_seed(init_seed)).to(device)
         n_params = count_parameters(model)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas),
-                                     eps=config.eps)
+        optimizer = make_optimizer(model.parameters(), config, device)
+        scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         shuffle = torch.Generator().manual_seed(shuffle_seed)
         state: dict[str, Any] = {
             "epoch": 0, "best_loss": math.inf, "best_epoch": 0, "since": 0,
@@ -568,6 +655,8 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
             torch.set_rng_state(saved["rng"]["torch"])
             if device.type == "cuda" and saved["rng"].get("cuda") is not None:
                 torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
+            if scaler is not None and saved.get("scaler"):
+                scaler.load_state_dict(saved["scaler"])
             state.update({k: saved[k] for k in state})
         _io.write_json(paths["config.json"], {
             "spec": spec_dict, "train_config": config_dict, "dataset": _dataset_record(dataset),
@@ -576,14 +665,16 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
 
         batches = _Batches(dataset.train.X, dataset.train.Y, config.batch_size,
                            config.stream_chunk, device)
+        valid_split = _device_split(dataset.valid, device)
         weights = _penalised_weights(model)
+        forward = torch.compile(model, dynamic=False) if config.compile else model
         epoch = state["epoch"]
         while not state["stopped_early"] and epoch < config.max_epochs:
             epoch += 1
             t0 = time.perf_counter()
             train_loss = _train_epoch(model, optimizer, batches, shuffle, weights, config,
-                                      epoch, progress)
-            valid = evaluate(model, dataset.valid, batch_size=config.eval_batch_size,
+                                      epoch, progress, forward=forward, scaler=scaler)
+            valid = evaluate(model, valid_split, batch_size=config.eval_batch_size,
                              aupr_method=config.aupr_method)
             seconds = time.perf_counter() - t0
             row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
@@ -607,9 +698,10 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
             _write_history(paths["history.tsv"], state["history"])
             rng = {"shuffle": shuffle.get_state(), "torch": torch.get_rng_state(),
                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+            extra = {"scaler": scaler.state_dict()} if scaler is not None else {}
             _save({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
                    "best_state": best_state, "rng": rng, "spec": spec_dict,
-                   "train_config": config_dict, **state}, paths["last.pt"])
+                   "train_config": config_dict, **extra, **state}, paths["last.pt"])
             if callback is not None:
                 callback(dict(row))
 
@@ -639,26 +731,59 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
     return {**_io.to_jsonable(metrics), "run_dir": str(out)}
 
 
+def _device_split(split: Any, device: torch.device) -> Any:
+    """``split`` with its X resident on an accelerator (uint8) when it fits; as is on the CPU."""
+    if device.type == "cpu":
+        return split
+    X = device_tensor(split.X, device)
+    if X is None:
+        return split
+    import types
+
+    return types.SimpleNamespace(X=X, Y=split.Y)
+
+
 def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: _Batches,
                  generator: torch.Generator, weights: list[torch.Tensor], config: TrainConfig,
-                 epoch: int, progress: bool) -> float:
-    """One pass of mini-batch Adam; returns the mean training BCE (per sequence)."""
+                 epoch: int, progress: bool, forward: Callable[[torch.Tensor], torch.Tensor]
+                 | None = None, scaler: Any = None) -> float:
+    """One pass of mini-batch Adam; returns the mean training BCE (per sequence).
+
+    Parameters
+    ----------
+    forward : callable, optional
+        What computes the logits (e.g. ``torch.compile(model)``); default ``model``.
+    scaler : torch.amp.GradScaler, optional
+        Loss scaling for fp16 training.
+
+    The loss is accumulated on the device and read once, at the end of the epoch (no host
+    synchronisation per batch unless ``progress`` shows a running loss).
+    """
     from tqdm.auto import tqdm
 
+    forward = model if forward is None else forward
     model.train()
-    total = torch.zeros((), dtype=torch.float64, device=batches.device)
+    device = batches.device
+    total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
     bar = tqdm(batches.epoch(generator), total=len(batches), disable=not progress, leave=False,
                desc=f"epoch {epoch}/{config.max_epochs}", unit="batch", dynamic_ncols=True)
     for step, (x, y) in enumerate(bar):
         optimizer.zero_grad(set_to_none=True)
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
-        loss.backward()
-        if config.l2 > 0:
-            with torch.no_grad():
-                for w in weights:
-                    w.grad.add_(w, alpha=2.0 * config.l2)
-        optimizer.step()
+        with autocast(config.precision, device):
+            logits = forward(x)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), y)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        add_l2_grad(weights, config.l2)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         total += loss.detach() * len(x)
         seen += len(x)
         if progress and step % 20 == 0:
