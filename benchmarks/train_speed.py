@@ -1,8 +1,20 @@
-"""Training speed: seconds per epoch and achieved FLOP/s of the paper's CNNs.
+"""Training speed: seconds per epoch and achieved FLOP/s, baseline loop vs motiflens variants.
 
-For each model: 17,500 random one-hot sequences x 200 nt (the synthetic training set's size),
-mini-batch 100, the paper protocol's Adam + L2 step (``motiflens.train``'s own epoch loop), one
-short warm-up, then ``--epochs`` timed epochs. Achieved FLOP/s counts the conv and linear layers
+For each model: ``--n`` random one-hot sequences x 200 nt (17,500 = the synthetic training
+set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
+
+- ``baseline``: the plain fp32 PyTorch loop of ``benchmarks/baseline_loop.py``;
+- ``fp32``: ``motiflens.train``'s epoch loop (multi-tensor Adam, L2 gradient in one fused call,
+  loss read once per epoch, reshape-max pooling);
+- ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
+- ``compiled``: the fp32 loop through ``torch.compile`` (opt-in with ``--compile``: compiling
+  takes tens of seconds per model on a small CPU, reported separately);
+- ``vec5`` / ``vec5-bf16``: five trials trained together as one vectorised model
+  (``motiflens.vectorized``), time per trial = group epoch time / 5.
+
+Variants are measured in rotation (``--repeats`` rounds, each round runs every variant once),
+and each variant's best round is reported, so background load hits all variants alike; the
+speed-up column is ``baseline / variant``. Achieved FLOP/s counts the conv and linear layers
 analytically (batch norm, pooling and the optimizer are not counted):
 
 - forward: 2 * MACs, with MACs = L_out * filters * in_channels * width per conv layer
@@ -10,12 +22,13 @@ analytically (batch norm, pooling and the optimizer are not counted):
 - backward: 2 * MACs for the weight gradient plus 2 * MACs for the input gradient, except the
   first conv layer, whose input needs no gradient. So a step costs ~3x the forward FLOPs.
 
-The same script measures fp32 matmul throughput (``torch.mm`` of two n x n matrices, 2 n^3 FLOPs
-each) on the same device and threads, and reports each model's FLOP/s as a fraction of it.
+The same run measures fp32 matmul throughput (``torch.mm`` of two n x n matrices, 2 n^3 FLOPs
+each) on the same device and threads, and reports each variant's FLOP/s as a fraction of it.
 
 Usage::
 
-    python benchmarks/train_speed.py [--models CNN-1 CNN-2 CNN-25] [--epochs 1] [--device auto]
+    python benchmarks/train_speed.py [--models CNN-1 CNN-25] [--variants baseline fp32 bf16 vec5]
+        [--threads 1] [--repeats 2] [--n 17500] [--compile] [--device auto]
 """
 
 from __future__ import annotations
@@ -23,12 +36,24 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import types
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from motiflens.models import MODEL_NAMES, ModelSpec, build_model, model_spec
-from motiflens.train import TrainConfig, _Batches, _penalised_weights, _train_epoch, resolve_device
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_loop import baseline_epoch, make_baseline  # noqa: E402
+
+from motiflens.models import MODEL_NAMES, ModelSpec, build_model, model_spec  # noqa: E402
+from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_epoch,  # noqa: E402
+                             device_tensor, make_optimizer, resolve_device)
+from motiflens.vectorized import VectorizedCNN  # noqa: E402
+from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
+
+VARIANTS = ("baseline", "fp32", "bf16", "compiled", "vec5", "vec5-bf16")
+GROUP = 5
 
 
 def macs_per_sequence(spec: ModelSpec) -> list[tuple[str, int]]:
@@ -54,19 +79,23 @@ def train_flops_per_sequence(spec: ModelSpec) -> int:
     return total
 
 
-def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """Achieved fp32 FLOP/s of ``torch.mm`` on n x n matrices."""
+def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 10,
+                 dtype: torch.dtype = torch.float32) -> float:
+    """Achieved FLOP/s of ``torch.mm`` on n x n matrices of ``dtype`` (best of 3 rounds)."""
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=gen).to(device)
-    b = torch.randn(n, n, generator=gen).to(device)
+    a = torch.randn(n, n, generator=gen).to(device, dtype)
+    b = torch.randn(n, n, generator=gen).to(device, dtype)
     for _ in range(2):
         torch.mm(a, b)
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        torch.mm(a, b)
-    _sync(device)
-    return 2.0 * n**3 * repeats / (time.perf_counter() - t0)
+    best = 0.0
+    for _ in range(3):
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b)
+        _sync(device)
+        best = max(best, 2.0 * n**3 * repeats / (time.perf_counter() - t0))
+    return best
 
 
 def _sync(device: torch.device) -> None:
@@ -83,64 +112,134 @@ def random_onehot(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.nd
     return X, Y
 
 
-def time_model(name: str, X: np.ndarray, Y: np.ndarray, device: torch.device, epochs: int,
-               batch_size: int, warmup_batches: int = 20) -> dict[str, float]:
-    """Seconds per training epoch of ``name`` and its achieved FLOP/s."""
-    spec = model_spec(name, input_length=X.shape[-1], n_outputs=Y.shape[1])
-    config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device))
-    model = build_model(spec, seed=0).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
-    weights = _penalised_weights(model)
-    warm = _Batches(X[: warmup_batches * batch_size], Y[: warmup_batches * batch_size],
-                    batch_size, config.stream_chunk, device)
-    gen = torch.Generator().manual_seed(0)
-    _train_epoch(model, optimizer, warm, gen, weights, config, 0, progress=False)
-    batches = _Batches(X, Y, batch_size, config.stream_chunk, device)
-    _sync(device)
+def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device: torch.device,
+            batch_size: int, warmup: int) -> tuple[Callable[[], None], float, int]:
+    """(run one epoch, seconds of set-up incl. warm-up/compilation, trials per epoch)."""
     t0 = time.perf_counter()
-    for epoch in range(epochs):
-        _train_epoch(model, optimizer, batches, gen, weights, config, epoch + 1, progress=False)
-    _sync(device)
-    seconds = (time.perf_counter() - t0) / epochs
-    flops = train_flops_per_sequence(spec) * len(X) / seconds
-    return {"seconds_per_epoch": seconds, "flops": flops,
-            "gflop_per_epoch": train_flops_per_sequence(spec) * len(X) / 1e9}
+    gen = torch.Generator().manual_seed(0)
+    n_warm = warmup * batch_size
+    if variant == "baseline":
+        Xt, Yt = device_tensor(X, device).float(), device_tensor(Y, device).float()
+        model, opt = make_baseline(spec, device)
+        baseline_epoch(model, opt, Xt[:n_warm], Yt[:n_warm], batch_size, generator=gen)
+        return (lambda: baseline_epoch(model, opt, Xt, Yt, batch_size, generator=gen),
+                time.perf_counter() - t0, 1)
+    if variant in ("fp32", "bf16", "compiled"):
+        config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
+                                          precision="bf16" if variant == "bf16" else "fp32")
+        model = build_model(spec, seed=0).to(device)
+        opt = make_optimizer(model.parameters(), config, device)
+        weights = _penalised_weights(model)
+        forward = torch.compile(model, dynamic=False) if variant == "compiled" else model
+        warm = _Batches(X[:n_warm], Y[:n_warm], batch_size, config.stream_chunk, device)
+        _train_epoch(model, opt, warm, gen, weights, config, 0, False, forward=forward)
+        batches = _Batches(X, Y, batch_size, config.stream_chunk, device)
+        return (lambda: _train_epoch(model, opt, batches, gen, weights, config, 1, False,
+                                     forward=forward), time.perf_counter() - t0, 1)
+    if variant in ("vec5", "vec5-bf16"):
+        config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
+                                          precision="bf16" if variant.endswith("bf16") else "fp32")
+        states = [build_model(spec, seed=s).state_dict() for s in range(GROUP)]
+        trials = [types.SimpleNamespace(shuffle=torch.Generator().manual_seed(s))
+                  for s in range(GROUP)]
+        model = VectorizedCNN.from_states(
+            spec, states, [torch.Generator().manual_seed(100 + s) for s in range(GROUP)]
+        ).to(device)
+        if device.type != "cpu":
+            model.generators = None  # draw masks from the device RNG
+        opt = make_optimizer(model.stacked_parameters(), config, device)
+        Xt, Yt = device_tensor(X, device), device_tensor(Y, device)
+        vectorized_epoch(model, opt, trials, Xt[:n_warm], Yt[:n_warm], config, device)
+        return (lambda: vectorized_epoch(model, opt, trials, Xt, Yt, config, device),
+                time.perf_counter() - t0, GROUP)
+    raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
+
+
+def measure(specs: list[ModelSpec], variants: list[str], X: np.ndarray, Y: np.ndarray,
+            device: torch.device, repeats: int, batch_size: int, warmup: int = 10
+            ) -> dict[tuple[str, str], dict[str, float]]:
+    """Best-of-``repeats`` seconds per epoch per trial of every (spec name, variant).
+
+    Keys ``(spec.name, variant)``; values ``seconds`` (per epoch per trial), ``flops`` (achieved
+    FLOP/s) and ``setup_s`` (build + warm-up, compilation included).
+    """
+    results: dict[tuple[str, str], dict[str, float]] = {}
+    for spec in specs:
+        name = spec.name
+        runners = {v: _runner(v, spec, X, Y, device, batch_size, warmup) for v in variants}
+        best = {v: float("inf") for v in variants}
+        for _ in range(repeats):
+            for v in variants:
+                run, _, trials = runners[v]
+                _sync(device)
+                t0 = time.perf_counter()
+                run()
+                _sync(device)
+                best[v] = min(best[v], (time.perf_counter() - t0) / trials)
+        flops = train_flops_per_sequence(spec) * len(X)
+        for v in variants:
+            results[(name, v)] = {"seconds": best[v], "flops": flops / best[v],
+                                  "setup_s": runners[v][1]}
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["CNN-1", "CNN-2", "CNN-25"],
                         help=f"model names (of {', '.join(MODEL_NAMES)})")
-    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per model")
+    parser.add_argument("--variants", nargs="+", default=["baseline", "fp32", "bf16", "vec5",
+                                                          "vec5-bf16"],
+                        choices=VARIANTS)
+    parser.add_argument("--compile", action="store_true", help="add the 'compiled' variant")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of all variants")
     parser.add_argument("--n", type=int, default=17_500, help="training sequences")
     parser.add_argument("--length", type=int, default=200, help="sequence length")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--matmul-size", type=int, default=2048)
     args = parser.parse_args(argv)
 
     for name in args.models:
         model_spec(name)  # ConfigError listing the valid names before any timing
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    variants = list(dict.fromkeys(args.variants + (["compiled"] if args.compile else [])))
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     X, Y = random_onehot(args.n, args.length)
     peak = matmul_flops(device, args.matmul_size)
+    peak_bf16 = matmul_flops(device, args.matmul_size, dtype=torch.bfloat16)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {device} ({where}); torch {torch.__version__}")
-    print(f"fp32 matmul {args.matmul_size}x{args.matmul_size}: {peak / 1e9:.1f} GFLOP/s")
-    print(f"{args.n} sequences x {args.length} nt, batch {args.batch_size}, "
-          f"{args.epochs} timed epoch(s) after a warm-up\n")
-    header = f"{'model':<12}{'s/epoch':>10}{'GFLOP/epoch':>13}{'GFLOP/s':>10}{'of matmul':>11}"
+        f"cpu, {torch.get_num_threads()} thread(s)"
+    print(f"device: {device} ({where}); torch {torch.__version__}; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()}")
+    print(f"matmul {args.matmul_size}x{args.matmul_size}: fp32 {peak / 1e9:.1f} GFLOP/s, "
+          f"bf16 {peak_bf16 / 1e9:.1f} GFLOP/s")
+    print(f"{args.n} sequences x {args.length} nt, batch {args.batch_size}; best of "
+          f"{args.repeats} rotation(s); vec5 = per trial of a 5-trial vectorised group\n")
+    specs = [model_spec(name, input_length=args.length, n_outputs=Y.shape[1])
+             for name in args.models]
+    results = measure(specs, variants, X, Y, device, args.repeats, args.batch_size)
+    header = (f"{'model':<12}{'variant':<11}{'s/epoch':>9}{'speed-up':>10}{'GFLOP/s':>9}"
+              f"{'of fp32 mm':>11}{'setup s':>9}")
     print(header)
     print("-" * len(header))
     for name in args.models:
-        r = time_model(name, X, Y, device, args.epochs, args.batch_size)
-        print(f"{name:<12}{r['seconds_per_epoch']:>10.2f}{r['gflop_per_epoch']:>13.1f}"
-              f"{r['flops'] / 1e9:>10.2f}{r['flops'] / peak:>10.1%}", flush=True)
+        base = results.get((name, "baseline"), {}).get("seconds")
+        for v in variants:
+            r = results[(name, v)]
+            speed = f"{base / r['seconds']:.2f}x" if base else "-"
+            print(f"{name:<12}{v:<11}{r['seconds']:>9.2f}{speed:>10}{r['flops'] / 1e9:>9.1f}"
+                  f"{r['flops'] / peak:>10.1%}{r['setup_s']:>9.1f}", flush=True)
     return 0
+
+
+def _load() -> str:
+    try:
+        import os
+
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":

@@ -268,3 +268,35 @@ def test_concurrent_sweep_in_same_directory_is_refused(baseline, tiny_yaml):
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     run_experiment(tiny_yaml, baseline, trials=TRIALS, epochs=EPOCHS, progress=False)  # free again
+
+
+def test_vectorized_sweep_same_layout_close_results_and_resumable(train_only, tmp_path):
+    """--vectorize: one group per model, trial directories as without it, equal to rounding."""
+    definition, data, uninterrupted = train_only
+    out2 = tmp_path / "vectorized2"
+    run_experiment(definition, out2, trials=TRIALS, epochs=EPOCHS, progress=False, data=data,
+                   vectorize=True)
+    for model in MODELS:
+        for k in range(TRIALS):
+            run = out2 / "runs" / model / f"trial-{k}"
+            for name in ("trial.json", "config.json", "checkpoint.pt", "last.pt", "history.tsv",
+                         "metrics.json", RESULT):
+                assert (run / name).is_file(), run / name
+            a = json.loads((run / RESULT).read_text())
+            b = json.loads((uninterrupted / "runs" / model / f"trial-{k}" / RESULT).read_text())
+            assert a["seed"] == b["seed"] and a["metrics"]["epochs_run"] == EPOCHS
+            assert a["auroc"] == pytest.approx(b["auroc"], abs=2e-3)
+            assert json.loads((run / "config.json").read_text())["vectorized"]["group_size"] == TRIALS
+    assert (out2 / "summary" / "summary.tsv").is_file()
+    assert json.loads((out2 / "sweep.json").read_text())["vectorize"] is True
+    # The per-trial runner accepts trial directories written by the vectorised one.
+    before = _results(out2)
+    for p in out2.glob(f"runs/tiny-a/*/{RESULT}"):
+        p.unlink()
+    run_experiment(definition, out2, trials=TRIALS, epochs=EPOCHS, progress=False, data=data)
+    assert _results(out2) == before
+
+
+def test_vectorize_refuses_ray(tiny_yaml, tmp_path):
+    with pytest.raises(ConfigError, match="--vectorize"):
+        run_experiment(tiny_yaml, tmp_path / "x", trials=1, ray="local", vectorize=True)

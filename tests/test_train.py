@@ -266,3 +266,54 @@ def test_load_run_errors_are_clear(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(FormatError, match="checkpoint.pt: not a readable checkpoint"):
         load_run(tmp_path)
+
+
+def test_precision_and_compile_are_validated_and_recorded(tmp_path):
+    with pytest.raises(ConfigError, match="precision"):
+        fast_config(precision="fp8")
+    with pytest.raises(ConfigError, match="fp16"):
+        fast_config(precision="fp16", device="cpu")
+    with pytest.raises(ConfigError, match="compile"):
+        fast_config(compile="yes")
+    data = planted_dataset()
+    result = train(tiny_spec(), data, fast_config(precision="bf16", max_epochs=2), tmp_path / "b",
+                   progress=False)
+    saved = read_json(tmp_path / "b" / "config.json")["train_config"]
+    assert saved["precision"] == "bf16" and saved["compile"] is False
+    assert result["epochs_run"] == 2
+    # bf16 runs are deterministic too.
+    again = train(tiny_spec(), data, fast_config(precision="bf16", max_epochs=2), tmp_path / "c",
+                  progress=False)
+    assert again["test"]["mean_auroc"] == result["test"]["mean_auroc"]
+
+
+def test_a_run_saved_before_precision_existed_resumes(tmp_path):
+    data = planted_dataset()
+    out = tmp_path / "old"
+    train(tiny_spec(), data, fast_config(max_epochs=1), out, progress=False)
+    last = torch.load(out / "last.pt", weights_only=True)
+    for key in ("precision", "compile"):  # what a checkpoint of the previous version holds
+        del last["train_config"][key]
+    torch.save(last, out / "last.pt")
+    result = train(tiny_spec(), data, fast_config(max_epochs=2), out, progress=False)
+    assert result["epochs_run"] == 2
+
+
+def test_same_pool_fast_path_equals_max_pool1d():
+    from torch.nn import functional as F
+
+    from motiflens.models import SamePadMaxPool1d
+
+    torch.manual_seed(0)
+    for size, length in ((25, 200), (4, 50), (3, 10), (2, 7)):
+        x = torch.randn(3, 5, length, requires_grad=True)
+        pool = SamePadMaxPool1d(size)
+        left, right = pool.padding(length)
+        ref_in = x.detach().clone().requires_grad_(True)
+        ref = F.max_pool1d(F.pad(ref_in, (left, right), value=float("-inf")), size, size)
+        out = pool(x)
+        assert torch.equal(out, ref)
+        g = torch.randn_like(out)
+        out.backward(g)
+        ref.backward(g)
+        assert torch.equal(x.grad, ref_in.grad)

@@ -58,6 +58,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in dict(
         seed=args.seed, max_epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, device=args.device, lr=args.lr,
+        precision=args.precision, compile=args.compile or None,
     ).items() if v is not None}
     config = TrainConfig.for_protocol(args.protocol, **overrides)
     result = train(spec, dataset, config, args.out, resume=not args.no_resume)
@@ -159,6 +160,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     out = run_experiment(
         args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
         epochs=args.epochs, sweep_seed=args.seed, data=args.data,
+        vectorize=args.vectorize,
     )
     print(f"results in {out}")
     if not args.no_report:
@@ -225,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: auto)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="training arithmetic (default fp32; bf16 autocast: CPUs with "
+                        "AVX512-BF16/AMX and GPUs; fp16: CUDA only)")
+    p.add_argument("--compile", action="store_true",
+                   help="train through torch.compile (pays off for long runs only)")
     p.add_argument("--stream", action="store_true", help="stream batches from disk")
     p.add_argument("--no-resume", action="store_true", help="start over even if last.pt exists")
     p.set_defaults(func=cmd_train)
@@ -300,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the maximum epochs")
     p.add_argument("--seed", type=int, default=0, help="sweep seed")
     p.add_argument("--data", help="dataset (required for table2)")
+    p.add_argument("--vectorize", action="store_true",
+                   help="train the trials of each model together as one vectorised model "
+                        "(same trial directories; faster on a GPU, several trials per GPU)")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(func=cmd_reproduce)
 

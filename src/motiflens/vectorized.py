@@ -106,6 +106,8 @@ class VectorizedCNN(nn.Module):
             raise ConfigError(f"trials: expected >= 1, got {k}")
         self.spec, self.k = spec, int(k)
         self.generators = list(generators) if generators is not None else None
+        #: "auto" (grouped on accelerators, per trial on the CPU), "grouped" or "loop".
+        self.conv_impl = "auto"
         with torch.random.fork_rng(devices=[]):
             template = MotifCNN(spec)  # only for names and shapes
         self.param_names = [n for n, _ in template.named_parameters()]
@@ -163,6 +165,18 @@ class VectorizedCNN(nn.Module):
                             self._p(f"{prefix}.bias").view(-1), self.training,
                             self.spec.bn_momentum, self.spec.bn_eps)
 
+    def _conv(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """"Same" convolution of each trial's channels: ``(B, k * C, L) -> (B, k * F, L)``.
+
+        ``w`` is ``(k, F, C, width)``. On CUDA one grouped convolution (one kernel for all
+        trials); on the CPU one oneDNN convolution per trial (grouped convolutions are up to
+        2x slower there than k ordinary ones), concatenated.
+        """
+        if self.conv_impl == "grouped" or (self.conv_impl == "auto" and h.device.type != "cpu"):
+            return F.conv1d(h, w.reshape(-1, *w.shape[2:]), padding="same", groups=self.k)
+        parts = h.chunk(self.k, dim=1)
+        return torch.cat([F.conv1d(x, w[t], padding="same") for t, x in enumerate(parts)], dim=1)
+
     def _dropout(self, h: torch.Tensor, p: float, trial_dim: int) -> torch.Tensor:
         """Inverted dropout with each trial's mask drawn from its own generator.
 
@@ -198,9 +212,13 @@ class VectorizedCNN(nn.Module):
             raise ConfigError(f"VectorizedCNN: expected (B, C, L) or ({k}, B, C, L), "
                               f"got {tuple(x.shape)}")
         for i, block in enumerate(spec.conv):
-            w = self._p(f"blocks.{i}.conv.weight")  # (k, F, C_in, width)
-            h = F.conv1d(h, w.reshape(-1, *w.shape[2:]), padding="same", groups=k)
-            h = self.pools[i](self.acts[i](self._batch_norm(h, f"blocks.{i}.bn")))
+            h = self._conv(h, self._p(f"blocks.{i}.conv.weight"))
+            # Every activation of ACTIVATIONS is non-decreasing, so act(pool(z)) equals
+            # pool(act(z)) in value and gradient (the window's first maximum gets it: for ReLU a
+            # window whose maximum is <= 0 passes no gradient either way; a saturated activation
+            # can only move a near-zero gradient between tied positions): the activation then
+            # runs on the pooled, pool_size times smaller tensor.
+            h = self.acts[i](self.pools[i](self._batch_norm(h, f"blocks.{i}.bn")))
             h = self._dropout(h, block.dropout, trial_dim=1)
         batch = h.shape[0]
         h = h.reshape(batch, k, -1).transpose(0, 1)  # (k, B, F * L_n), the single flatten order
@@ -229,8 +247,10 @@ def _stack_optimizer(optimizer: torch.optim.Optimizer, params: Sequence[nn.Param
         steps = {float(st["step"]) for st in states}
         if len(steps) != 1:
             raise ConfigError(f"vectorised resume: Adam steps differ between trials ({steps})")
+        # The fused (CUDA) Adam keeps its step counter on the parameters' device.
+        where = p.device if optimizer.defaults.get("fused") else torch.device("cpu")
         optimizer.state[p] = {
-            "step": states[0]["step"].detach().clone().to(torch.float32),
+            "step": states[0]["step"].detach().clone().to(where, torch.float32),
             "exp_avg": torch.stack([st["exp_avg"] for st in states]).to(p.device),
             "exp_avg_sq": torch.stack([st["exp_avg_sq"] for st in states]).to(p.device),
         }
@@ -425,13 +445,15 @@ def _train_group(spec: ModelSpec, group: list[_Trial], X: torch.Tensor, Y: torch
                  progress: bool, callback: Callable[[int, dict[str, Any]], None] | None) -> None:
     """Train ``group`` (trials at one epoch) until each has stopped or reached max_epochs."""
     config = group[0].config
-    template = make_optimizer(build_model(spec).parameters(), config, torch.device("cpu"))
+    # A single run's Adam, for the param_groups of the per-trial last.pt (same flags).
+    template = make_optimizer(build_model(spec).to(device).parameters(), config, device)
     param_groups = template.state_dict()["param_groups"]
+    scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
     active = list(group)
     model, optimizer = _build_group(spec, active, device)
     while active:
         t0 = time.perf_counter()
-        losses = _train_epoch(model, optimizer, active, X, Y, config, device)
+        losses = _train_epoch(model, optimizer, active, X, Y, config, device, scaler)
         valid_logits = _predict(model, valid_X, config.eval_batch_size)
         share = (time.perf_counter() - t0) / len(active)
         params = model.stacked_parameters()
@@ -500,10 +522,21 @@ def _shrink(spec: ModelSpec, model: VectorizedCNN, optimizer: torch.optim.Optimi
     return small, new_opt
 
 
-def _train_epoch(model: VectorizedCNN, optimizer: torch.optim.Optimizer, trials: list[_Trial],
-                 X: torch.Tensor, Y: torch.Tensor, config: TrainConfig, device: torch.device
-                 ) -> list[float]:
-    """One epoch of every trial (its own batch order); returns the mean training BCE of each."""
+def _train_epoch(model: VectorizedCNN, optimizer: torch.optim.Optimizer, trials: Sequence[Any],
+                 X: torch.Tensor, Y: torch.Tensor, config: TrainConfig, device: torch.device,
+                 scaler: Any = None) -> list[float]:
+    """One epoch of every trial (its own batch order); returns the mean training BCE of each.
+
+    Parameters
+    ----------
+    trials : list
+        Objects with a ``shuffle`` generator, one per trial of ``model``.
+    X : (N, 4, L) tensor (uint8 or float) on the device
+    Y : (N, C) tensor on the device
+    scaler : torch.amp.GradScaler, optional
+        fp16 loss scaling. A step with an overflow is skipped for every trial of the group
+        (the one coupling between trials; bf16 needs no scaler).
+    """
     model.train()
     n, batch_size = len(X), config.batch_size
     perms = torch.stack([torch.randperm(n, generator=t.shuffle) for t in trials]).to(X.device)
@@ -521,9 +554,17 @@ def _train_epoch(model: VectorizedCNN, optimizer: torch.optim.Optimizer, trials:
             logits = model(x)
         per_trial = F.binary_cross_entropy_with_logits(
             logits.float(), y, reduction="none").mean(dim=(1, 2))  # (k,)
-        per_trial.sum().backward()
+        if scaler is not None:
+            scaler.scale(per_trial.sum()).backward()
+            scaler.unscale_(optimizer)
+        else:
+            per_trial.sum().backward()
         add_l2_grad(weights, config.l2)
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         total += per_trial.detach() * idx.shape[1]
         seen += idx.shape[1]
     return (total / max(seen, 1)).tolist()  # one host synchronisation per epoch

@@ -1,8 +1,9 @@
 """Where trials run: in this process, in N local worker processes, or as Ray tasks.
 
 Every executor runs :func:`motiflens.experiments.sweep.run_trial` on each
-:class:`~motiflens.experiments.sweep.TrialTask` and calls ``on_done(task, result)`` on the driver
-as each trial finishes, in completion order. Trials write into the sweep directory themselves
+:class:`~motiflens.experiments.sweep.TrialTask` (or :func:`~motiflens.experiments.sweep.run_trial_group`
+on a :class:`~motiflens.experiments.sweep.TrialGroup` of vectorised trials; local executors only)
+and calls ``on_done(task, result)`` on the driver as each trial finishes, in completion order. Trials write into the sweep directory themselves
 (``runs/<model>/trial-<k>/``); a trial is complete when its ``result.json`` is in place, so an
 executor killed at any point leaves a directory the next sweep resumes from.
 
@@ -64,19 +65,20 @@ class LocalExecutor:
 
     def run(self, tasks: Sequence[Any], on_done: OnDone) -> None:
         """Run every task; raise SweepError at the end if any failed."""
-        from motiflens.experiments.sweep import run_trial
+        from motiflens.experiments.sweep import item_tasks, run_item
 
         failures: list[tuple[Any, str]] = []
-        for task in tasks:
+        for item in tasks:
             try:
-                result = run_trial(replace(task, progress=self.progress))
+                pairs = run_item(replace(item, progress=self.progress))
             except MotiflensError as exc:
-                failures.append((task, str(exc)))
+                failures.extend((task, str(exc)) for task in item_tasks(item))
                 continue
             except Exception:  # noqa: BLE001 - reported with the trial's name, then re-raised as SweepError
-                failures.append((task, traceback.format_exc()))
+                failures.extend((task, traceback.format_exc()) for task in item_tasks(item))
                 continue
-            on_done(task, result)
+            for task, result in pairs:
+                on_done(task, result)
         if failures:
             raise SweepError(_failure_message(failures))
 
@@ -88,11 +90,12 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def _run_in_worker(task: Any) -> dict:
-    from motiflens.experiments.sweep import run_trial
+def _run_in_worker(task: Any) -> list:
+    """Run a trial or a vectorised group in a worker: ``[(task, result), ...]``."""
+    from motiflens.experiments.sweep import run_item
 
     try:
-        return run_trial(task)
+        return run_item(task)
     except MotiflensError:
         raise
     except Exception as exc:  # keep the worker's traceback: it is lost when pickled across
@@ -129,18 +132,21 @@ class ProcessExecutor:
             max_workers=min(self.workers, len(tasks)), mp_context=context,
             initializer=_init_worker, initargs=(self.threads,),
         ) as pool:
+            from motiflens.experiments.sweep import item_tasks
+
             pending: dict[Future, Any] = {pool.submit(_run_in_worker, t): t for t in tasks}
             try:
                 while pending:
                     done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                     for future in done:
-                        task = pending.pop(future)
+                        item = pending.pop(future)
                         try:
-                            result = future.result()
+                            pairs = future.result()
                         except Exception as exc:  # noqa: BLE001 - collected, raised as SweepError
-                            failures.append((task, str(exc)))
+                            failures.extend((task, str(exc)) for task in item_tasks(item))
                             continue
-                        on_done(task, result)
+                        for task, result in pairs:
+                            on_done(task, result)
             except BaseException:
                 for future in pending:
                     future.cancel()

@@ -184,18 +184,14 @@ def mark_done(directory: Path, result: dict[str, Any]) -> None:
     _io.write_json(directory / RESULT, result)
 
 
-def run_trial(task: TrialTask) -> dict[str, Any]:
-    """Train, evaluate and interpret one trial; resume it if it was interrupted.
+def _open_trial_dir(task: TrialTask) -> dict[str, Any] | None:
+    """Prepare a trial's directory: its result if complete, else None (identity checked).
 
-    Returns
-    -------
-    dict
-        The content of ``result.json``: ``model_id, model, label, trial, seed, auroc, aupr,
-        metrics`` (metrics.json), ``layers`` ({layer: interpretation summary}), ``wall_s``,
-        ``provenance``.
+    Raises
+    ------
+    ConfigError
+        The directory holds a different trial.
     """
-    from motiflens.train import TrainConfig, train
-
     out = Path(task.trial_dir)
     done = out / RESULT
     if done.is_file():
@@ -213,17 +209,124 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
             )
     else:
         _io.write_json(trial_file, {"identity": identity, "provenance": _io.provenance(seed=task.seed)})
+    return None
 
+
+def _train_config(task: TrialTask) -> Any:
+    from motiflens.train import TrainConfig
+
+    overrides = dict(task.train)
+    if task.threads:
+        overrides.setdefault("num_threads", int(task.threads))
+    return TrainConfig.for_protocol(task.protocol, seed=task.seed, **overrides)
+
+
+def run_trial(task: TrialTask) -> dict[str, Any]:
+    """Train, evaluate and interpret one trial; resume it if it was interrupted.
+
+    Returns
+    -------
+    dict
+        The content of ``result.json``: ``model_id, model, label, trial, seed, auroc, aupr,
+        metrics`` (metrics.json), ``layers`` ({layer: interpretation summary}), ``wall_s``,
+        ``provenance``.
+    """
+    from motiflens.train import train
+
+    done = _open_trial_dir(task)
+    if done is not None:
+        return done
     t0 = time.perf_counter()
     dataset = _dataset(task.dataset_path)
     n_outputs = int(dataset.train.Y.shape[1])
     spec = build_spec(task, int(dataset.train.X.shape[-1]), n_outputs)
-    overrides = dict(task.train)
-    if task.threads:
-        overrides.setdefault("num_threads", int(task.threads))
-    config = TrainConfig.for_protocol(task.protocol, seed=task.seed, **overrides)
-    metrics = train(spec, dataset, config, out, resume=True, progress=task.progress)
+    config = _train_config(task)
+    metrics = train(spec, dataset, config, Path(task.trial_dir), resume=True,
+                    progress=task.progress)
+    return _complete_trial(task, metrics, time.perf_counter() - t0)
 
+
+@dataclass
+class TrialGroup:
+    """Trials of one model trained together as one vectorised model (``--vectorize``).
+
+    Attributes
+    ----------
+    tasks : list of TrialTask
+        Same model row, different trial numbers (and seeds).
+    progress : bool
+        Print per-epoch lines.
+    """
+
+    tasks: list[TrialTask]
+    progress: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return self.tasks[0].model_id
+
+
+def run_trial_group(group: TrialGroup) -> list[dict[str, Any]]:
+    """Train the group's unfinished trials as one vectorised model, then interpret each.
+
+    Each trial directory ends up exactly as :func:`run_trial` leaves it (the training files
+    are written by :func:`motiflens.vectorized.train_trials` in the single-run layout), so a
+    sweep may mix both and resumes either way.
+
+    Returns
+    -------
+    list of dict
+        The ``result.json`` of each task, in ``group.tasks`` order.
+    """
+    from motiflens.vectorized import train_trials
+
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, task in enumerate(group.tasks):
+        done = _open_trial_dir(task)
+        if done is not None:
+            results[i] = done
+        else:
+            todo.append(i)
+    if todo:
+        t0 = time.perf_counter()
+        first = group.tasks[todo[0]]
+        dataset = _dataset(first.dataset_path)
+        spec = build_spec(first, int(dataset.train.X.shape[-1]), int(dataset.train.Y.shape[1]))
+        tasks = [group.tasks[i] for i in todo]
+        metrics = train_trials(spec, dataset, [_train_config(t) for t in tasks],
+                               [Path(t.trial_dir) for t in tasks], resume=True,
+                               progress=group.progress)
+        share = (time.perf_counter() - t0) / len(tasks)  # each trial's share of the group
+        for i, task, m in zip(todo, tasks, metrics):
+            results[i] = _complete_trial(task, m, share)
+    return [results[i] for i in range(len(group.tasks))]
+
+
+def run_item(item: TrialTask | TrialGroup) -> list[tuple[TrialTask, dict[str, Any]]]:
+    """Run a trial or a vectorised group; ``[(task, result), ...]`` for each trial in it."""
+    if isinstance(item, TrialGroup):
+        return list(zip(item.tasks, run_trial_group(item)))
+    return [(item, run_trial(item))]
+
+
+def item_tasks(item: TrialTask | TrialGroup) -> list[TrialTask]:
+    """The trials of a work item."""
+    return list(item.tasks) if isinstance(item, TrialGroup) else [item]
+
+
+def group_by_model(tasks: list[TrialTask]) -> list[TrialGroup]:
+    """One vectorised group per model row (experiment order), of its not-yet-complete trials."""
+    groups: dict[str, list[TrialTask]] = {}
+    for task in tasks:
+        groups.setdefault(task.model_id, []).append(task)
+    return [TrialGroup(members) for members in groups.values()]
+
+
+def _complete_trial(task: TrialTask, metrics: dict[str, Any], train_s: float) -> dict[str, Any]:
+    """Interpret a trained trial and write its completion marker ``result.json``."""
+    out = Path(task.trial_dir)
+    t0 = time.perf_counter()
     layers: dict[str, Any] = {}
     if task.interpret is not None:
         from motiflens.interpret.pipeline import interpret_run
@@ -240,7 +343,7 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
         "label": task.label, "trial": task.trial, "seed": task.seed,
         "auroc": _mean_metric(metrics, "auroc"), "aupr": _mean_metric(metrics, "aupr"),
         "metrics": metrics, "layers": layers,
-        "wall_s": time.perf_counter() - t0,
+        "wall_s": train_s + time.perf_counter() - t0,
         "provenance": _io.provenance(seed=task.seed),
     }
     mark_done(out, result)
@@ -338,7 +441,7 @@ def _sweep_record(experiment: Experiment, sweep_seed: int, epochs: int | None,
 
 
 def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Experiment,
-                          trials: int, executor: Any) -> None:
+                          trials: int, executor: Any, vectorize: bool = False) -> None:
     path = out_dir / SWEEP
     if path.is_file():
         saved = _io.read_json(path)
@@ -355,6 +458,7 @@ def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Exp
         trials = max(trials, int(saved.get("trials", 0)))
     _io.write_json(path, {
         "settings": record, "trials": trials, "executor": executor.describe(),
+        "vectorize": bool(vectorize),
         "models": [m.id for m in experiment.models],
         "provenance": _io.provenance(seed=record["sweep_seed"]),
     })
@@ -385,7 +489,8 @@ def plan_trials(experiment: Experiment, out_dir: Path, trials: int, sweep_seed: 
 def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, trials: int = 5,
                    workers: int = 1, ray: str | None = None, epochs: int | None = None,
                    sweep_seed: int = 0, data: str | Path | None = None, progress: bool = True,
-                   cpus_per_trial: float = 1, gpus_per_trial: float | None = None) -> Path:
+                   cpus_per_trial: float = 1, gpus_per_trial: float | None = None,
+                   vectorize: bool = False) -> Path:
     """Run (or resume) every trial of an experiment and write its summary tables.
 
     Parameters
@@ -410,6 +515,11 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
         Show a progress bar over trials (and per-epoch lines when sequential).
     cpus_per_trial, gpus_per_trial : float
         Ray resources per trial (gpus None: 1 when the cluster has GPUs).
+    vectorize : bool
+        Train the unfinished trials of each model together as one vectorised model
+        (:mod:`motiflens.vectorized`; one work item per model, several trials per GPU). The trial
+        directories are the same as without it, and a sweep may be resumed either way; trial
+        results agree with per-trial training up to floating-point rounding. Not with ``ray``.
 
     Returns
     -------
@@ -432,11 +542,14 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
         raise ConfigError(f"epochs: expected >= 1, got {epochs}")
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if vectorize and ray:
+        raise ConfigError("--vectorize cannot be combined with --ray yet; use --workers N")
     executor = make_executor(workers=workers, ray=ray, progress=progress and workers <= 1,
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
 
     with _sweep_lock(out):
-        return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress)
+        return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress,
+                           vectorize)
 
 
 @contextlib.contextmanager
@@ -461,7 +574,8 @@ def _sweep_lock(out: Path) -> Iterator[None]:
 
 
 def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, sweep_seed: int,
-                epochs: int | None, data: str | Path | None, progress: bool) -> Path:
+                epochs: int | None, data: str | Path | None, progress: bool,
+                vectorize: bool = False) -> Path:
     from tqdm.auto import tqdm
 
     from motiflens.experiments.aggregate import write_summary
@@ -474,7 +588,7 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
     for entry in experiment.models:  # fail before any training on a bad row
         build_spec(entry, length, n_outputs)
     _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset, out),
-                          experiment, trials, executor)
+                          experiment, trials, executor, vectorize)
 
     tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
     todo = [t for t in tasks if not (Path(t.trial_dir) / RESULT).is_file()]
@@ -488,7 +602,7 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
         bar.update(1)
 
     try:
-        executor.run(todo, on_done)
+        executor.run(group_by_model(todo) if vectorize else todo, on_done)
     except SweepError:
         bar.close()
         write_summary(out)  # the completed trials are summarised even when others failed

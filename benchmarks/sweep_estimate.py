@@ -1,0 +1,137 @@
+"""Projected wall time of a sweep (default ``table1`` x 5 trials) from measured epoch times.
+
+For every model row of the experiment the training epoch is timed here (one epoch per variant
+on ``--measure-n`` random sequences, scaled linearly to the training-set size ``--n``; variants
+measured in rotation as in ``train_speed.py``) together with one validation pass
+(``--n-valid`` sequences, done once per epoch by the trainer). The number of epochs per trial
+comes from a results directory when given - ``RESULTS/runs/<model id>/trial-*/history.tsv`` (the
+epochs early stopping actually produced; a trial still running counts with its epochs so far,
+marked ``*``) - and is ``--default-epochs`` (100, the paper protocol's maximum) otherwise.
+
+projected time = sum over trials of epochs x (train epoch + validation pass)
+
+``vec5*`` variants use the per-trial time of a 5-trial vectorised group for every epoch (a group
+shrinks as its trials stop, so the tail runs at a smaller group's per-trial speed: slightly
+optimistic). Interpretation (Tomtom) and data simulation are not included.
+
+Usage::
+
+    python benchmarks/sweep_estimate.py [--experiment table1] [--trials 5] [--results results/table1]
+        [--variants baseline fp32 bf16 vec5 vec5-bf16] [--models CNN-1 CNN-25] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_speed import VARIANTS, _load, matmul_flops, measure, random_onehot  # noqa: E402
+
+from motiflens.experiments.registry import load_experiment  # noqa: E402
+from motiflens.experiments.sweep import build_spec  # noqa: E402
+from motiflens.models import build_model  # noqa: E402
+from motiflens.train import predict_logits, resolve_device  # noqa: E402
+
+
+def epoch_counts(results: Path | None, model_id: str, trials: int, default: int
+                 ) -> tuple[list[int], bool]:
+    """Epochs per trial from ``history.tsv`` files (else ``default``); and whether any is partial."""
+    counts, partial = [], False
+    if results is not None:
+        for k in range(trials):
+            run = results / "runs" / model_id / f"trial-{k}"
+            history = run / "history.tsv"
+            if history.is_file():
+                rows = [r for r in history.read_text().splitlines()[1:] if r.strip()]
+                counts.append(len(rows))
+                partial |= not (run / "metrics.json").is_file()
+    if not counts:
+        return [default] * trials, False
+    # Trials without a history yet: the mean of those measured.
+    mean = round(statistics.mean(counts))
+    return counts + [mean] * (trials - len(counts)), partial
+
+
+def valid_seconds(spec, n_valid: int, device: torch.device, batch_size: int = 1000) -> float:
+    """Seconds of one validation pass (eval-mode forward of ``n_valid`` sequences)."""
+    X, _ = random_onehot(n_valid, spec.input_length, seed=1)
+    model = build_model(spec, seed=0).to(device)
+    predict_logits(model, X[:batch_size], batch_size=batch_size)
+    t0 = time.perf_counter()
+    predict_logits(model, X, batch_size=batch_size)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiment", default="table1")
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--results", type=Path, help="sweep directory with runs/*/trial-*/history.tsv")
+    parser.add_argument("--default-epochs", type=int, default=100)
+    parser.add_argument("--variants", nargs="+", default=["baseline", "fp32", "bf16", "vec5",
+                                                          "vec5-bf16"], choices=VARIANTS)
+    parser.add_argument("--models", nargs="+", help="subset of the experiment's model ids")
+    parser.add_argument("--n", type=int, default=17_500, help="training sequences")
+    parser.add_argument("--n-valid", type=int, default=2_500, help="validation sequences")
+    parser.add_argument("--measure-n", type=int, default=3_500,
+                        help="sequences per timed epoch (scaled to --n)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    experiment = load_experiment(args.experiment)
+    entries = [e for e in experiment.models if not args.models or e.id in args.models]
+    X, Y = random_onehot(args.measure_n, 200)
+    scale = args.n / args.measure_n
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"cpu, {torch.get_num_threads()} thread(s)"
+    print(f"{experiment.name} x {args.trials} trials; device {device} ({where}); "
+          f"torch {torch.__version__}; {time.strftime('%Y-%m-%d %H:%M')}; load {_load()}")
+    print(f"fp32 matmul {matmul_flops(device) / 1e9:.1f} GFLOP/s; epochs from "
+          f"{args.results or f'default {args.default_epochs}'}; epoch times from {args.measure_n} "
+          f"sequences x {scale:.2f}\n")
+    header = f"{'model':<12}{'epochs':>8}{'valid s':>9}" + "".join(
+        f"{v + ' s/ep':>15}" for v in args.variants)
+    print(header)
+    print("-" * len(header))
+    totals = {v: 0.0 for v in args.variants}
+    for entry in entries:
+        spec = build_spec(entry, 200, 12)
+        counts, partial = epoch_counts(args.results, entry.id, args.trials, args.default_epochs)
+        times = measure_spec(spec, args.variants, X, Y, device, args.repeats)
+        valid = valid_seconds(spec, args.n_valid, device)
+        cells = ""
+        for v in args.variants:
+            per_epoch = times[v] * scale + valid
+            totals[v] += sum(counts) * per_epoch
+            cells += f"{per_epoch:>15.2f}"
+        mark = "*" if partial else " "
+        print(f"{entry.id:<12}{statistics.mean(counts):>7.0f}{mark}{valid:>9.2f}{cells}",
+              flush=True)
+    print("-" * len(header))
+    print(f"{'projected':<29}" + "".join(f"{t / 60:>13.1f} m" for t in totals.values()))
+    if "baseline" in totals:
+        print(f"{'vs baseline':<29}" + "".join(
+            f"{totals['baseline'] / t:>14.2f}x" for t in totals.values()))
+    return 0
+
+
+def measure_spec(spec, variants: list[str], X: np.ndarray, Y: np.ndarray, device: torch.device,
+                 repeats: int) -> dict[str, float]:
+    """Seconds per epoch per trial of each variant for one spec."""
+    results = measure([spec], variants, X, Y, device, repeats, batch_size=100)
+    return {v: results[(spec.name, v)]["seconds"] for v in variants}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
