@@ -7,8 +7,9 @@ set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
 - ``fp32``: ``motiflens.train``'s epoch loop (multi-tensor Adam, L2 gradient in one fused call,
   loss read once per epoch, reshape-max pooling);
 - ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
-- ``compiled``: the fp32 loop through ``torch.compile`` (opt-in with ``--compile``: compiling
-  takes tens of seconds per model on a small CPU, reported separately);
+- ``compiled`` / ``compiled-bf16``: the fp32 / bf16 loop through ``torch.compile`` (opt-in with
+  ``--compile``: compiling takes tens of seconds per model on a small CPU, reported separately
+  in the ``setup s`` column);
 - ``vec5`` / ``vec5-bf16``: five trials trained together as one vectorised model
   (``motiflens.vectorized``), time per trial = group epoch time / 5.
 
@@ -52,7 +53,7 @@ from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_e
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
 from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
 
-VARIANTS = ("baseline", "fp32", "bf16", "compiled", "vec5", "vec5-bf16")
+VARIANTS = ("baseline", "fp32", "bf16", "compiled", "compiled-bf16", "vec5", "vec5-bf16")
 GROUP = 5
 
 
@@ -124,13 +125,13 @@ def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device:
         baseline_epoch(model, opt, Xt[:n_warm], Yt[:n_warm], batch_size, generator=gen)
         return (lambda: baseline_epoch(model, opt, Xt, Yt, batch_size, generator=gen),
                 time.perf_counter() - t0, 1)
-    if variant in ("fp32", "bf16", "compiled"):
+    if variant in ("fp32", "bf16", "compiled", "compiled-bf16"):
         config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
-                                          precision="bf16" if variant == "bf16" else "fp32")
+                                          precision="bf16" if "bf16" in variant else "fp32")
         model = build_model(spec, seed=0).to(device)
         opt = make_optimizer(model.parameters(), config, device)
         weights = _penalised_weights(model)
-        forward = torch.compile(model, dynamic=False) if variant == "compiled" else model
+        forward = torch.compile(model, dynamic=False) if variant.startswith("compiled") else model
         warm = _Batches(X[:n_warm], Y[:n_warm], batch_size, config.stream_chunk, device)
         _train_epoch(model, opt, warm, gen, weights, config, 0, False, forward=forward)
         batches = _Batches(X, Y, batch_size, config.stream_chunk, device)
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in args.models:
         model_spec(name)  # ConfigError listing the valid names before any timing
-    variants = list(dict.fromkeys(args.variants + (["compiled"] if args.compile else [])))
+    variants = list(dict.fromkeys(
+        args.variants + (["compiled", "compiled-bf16"] if args.compile else [])))
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     X, Y = random_onehot(args.n, args.length)

@@ -233,3 +233,27 @@ def test_receptive_fields():
     assert receptive_field(model_spec("CNN-25"), 1) == 19 + 24 + 4 * 25
     with pytest.raises(ConfigError):
         receptive_field(model_spec("CNN-1"), 2)
+
+
+def test_training_forward_pools_before_the_activation_with_equal_values_and_gradients():
+    import torch
+
+    from motiflens.models import ConvBlockSpec, ModelSpec, build_model
+
+    for activation in ("relu", "exponential", "sigmoid"):
+        spec = ModelSpec("t", [ConvBlockSpec(6, 5, 4, activation=activation, dropout=0.0),
+                               ConvBlockSpec(5, 3, 5, dropout=0.0)], dense=8, dense_dropout=0.0, n_outputs=2,
+                         input_length=40)
+        model = build_model(spec, seed=1)
+        x = torch.randn(7, 4, 40)
+        model.train()
+        out = model(x)
+        ref = x
+        for block in model.blocks:  # the documented order, by hand
+            ref = block.dropout(block.pool(block.act(block.bn(block.conv(ref)))))
+        ref = model.output(model.dense_dropout(model.dense_act(model.dense_bn(model.dense(ref.flatten(1))))))
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+        grads = torch.autograd.grad(out.sum(), list(model.parameters()))
+        ref_grads = torch.autograd.grad(ref.sum(), list(model.parameters()))
+        for g, r in zip(grads, ref_grads):
+            torch.testing.assert_close(g, r, rtol=1e-6, atol=1e-7)

@@ -322,7 +322,15 @@ class ConvBlock(nn.Module):
         self.dropout = nn.Dropout(spec.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.dropout(self.pool(self.act(self.bn(self.conv(x)))))
+        h = self.bn(self.conv(x))
+        if self.training and self.pool.size > 1:
+            # Every activation of ACTIVATIONS is non-decreasing, so act(pool(h)) equals
+            # pool(act(h)) in value and gradient (the window's first maximum receives it; for
+            # ReLU a window whose maximum is <= 0 passes no gradient either way): in training
+            # the activation runs on the pool_size-times smaller tensor. Eval mode keeps the
+            # documented order, so hooks on ``act`` (filter interpretation) see every position.
+            return self.dropout(self.act(self.pool(h)))
+        return self.dropout(self.pool(self.act(h)))
 
 
 class MotifCNN(nn.Module):

@@ -3,10 +3,12 @@
 The k trials of a ``ModelSpec`` (same architecture and train config, different seeds) are
 stacked into one :class:`VectorizedCNN` whose every parameter has a leading trial axis:
 
-- conv layers are one grouped ``conv1d`` (``groups=k``) over the trials' stacked channels,
-  input ``(B, k * C_in, L)`` -> ``(B, k * F, L)``;
+- conv layers take the trials' stacked channels ``(B, k * C_in, L)`` -> ``(B, k * F, L)``: one
+  grouped ``conv1d`` (``groups=k``) on accelerators, one oneDNN convolution per trial on the
+  CPU (where grouped convolutions are slower than k plain ones);
 - batch norm over the ``k * F`` stacked channels is per channel, hence per trial;
-- activations, the TF-"SAME" max-pool and dropout are elementwise / per channel;
+- activations, the TF-"SAME" max-pool and dropout are elementwise / per channel (the
+  activation runs after the pool, which is exact for the non-decreasing activations);
 - the dense and output layers are batched matrix products (``bmm``) over ``(k, B, features)``.
 
 The loss is the sum of the trials' mean BCEs, so each trial's gradient is exactly its own, and
