@@ -111,3 +111,16 @@ def test_data_fasta_rejects_bad_characters(tmp_path, capsys):
     code, _, err = run_cli(["data", "fasta", "--classes", f"A={fasta}", "--shuffled-negatives",
                             "--out", str(tmp_path / "o.h5")], capsys)
     assert code == 2 and f"{fasta}:4" in err
+
+
+def test_train_streams_from_disk_when_data_exceed_the_memory_budget(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "300", "--seed", "2"], capsys)[0] == 0
+    code, out, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
+                              "--out", str(tmp_path / "run"), "--memory-budget", "0.0001"], capsys)
+    assert code == 0, err
+    assert "streaming batches" in err
+    assert (tmp_path / "run" / "metrics.json").exists()
+    code, out, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
+                              "--out", str(tmp_path / "run2")], capsys)
+    assert code == 0 and "streaming" not in err

@@ -51,7 +51,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from motiflens.models import model_spec
     from motiflens.train import TrainConfig, train
 
-    dataset = load_dataset(args.data, in_memory=not args.stream)
+    dataset = load_dataset(args.data, in_memory=False)
+    size_gb = dataset_size_gb(dataset)
+    if args.stream or size_gb > args.memory_budget:
+        print(f"streaming batches from {args.data} ({size_gb:.1f} GB as float32; "
+              f"memory budget {args.memory_budget:g} GB)", file=sys.stderr)
+    else:
+        dataset.close()
+        dataset = load_dataset(args.data, in_memory=True)
     n_outputs = dataset.train.Y.shape[1]
     length = dataset.train.X.shape[2]
     spec = model_spec(args.model, input_length=length, n_outputs=n_outputs)
@@ -178,6 +185,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
+def dataset_size_gb(dataset) -> float:
+    """Size of all splits' sequences as float32 in GB: ``sum(N) * 4 * L * 4`` bytes."""
+    rows = sum(len(dataset.split(name)) for name in ("train", "valid", "test"))
+    return rows * 4 * dataset.length * 4 / 1e9
+
+
 def _named_files(items: Sequence[str], option: str) -> dict[str, str]:
     """Parse ``NAME=FILE`` items into an ordered dict (label order = command-line order)."""
     named: dict[str, str] = {}
@@ -232,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "AVX512-BF16/AMX and GPUs; fp16: CUDA only)")
     p.add_argument("--compile", action="store_true",
                    help="train through torch.compile (pays off for long runs only)")
-    p.add_argument("--stream", action="store_true", help="stream batches from disk")
+    p.add_argument("--stream", action="store_true", help="always stream batches from disk")
+    p.add_argument("--memory-budget", type=float, default=4.0, metavar="GB",
+                   help="stream from disk when the sequences (float32) exceed this (default 4)")
     p.add_argument("--no-resume", action="store_true", help="start over even if last.pt exists")
     p.set_defaults(func=cmd_train)
 
@@ -329,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MotiflensError as exc:
         print(f"motiflens {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `motiflens models | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"motiflens {args.command}: interrupted (finished work is kept; rerun to resume)",
               file=sys.stderr)
