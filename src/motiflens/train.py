@@ -565,6 +565,27 @@ def _save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def load_resume_state(out: Path, spec_dict: dict[str, Any], config_dict: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """Read ``out/last.pt`` and check it belongs to the same spec and train config.
+
+    Raises
+    ------
+    ConfigError
+        The directory holds a run of another model spec or with other train settings
+        (keys in ``_RESUMABLE_CHANGES`` may differ).
+    """
+    saved = _load_torch(out / "last.pt")
+    if saved.get("spec") != spec_dict:
+        raise ConfigError(f"{out}: holds a run of a different model spec; pass resume=False "
+                          "to overwrite it or choose another directory")
+    diff = _config_diff(saved.get("train_config", {}), config_dict)
+    if diff:
+        raise ConfigError(f"{out}: holds a run with different train config key(s) {diff}; "
+                          "pass resume=False to overwrite it or choose another directory")
+    return saved
+
+
 def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None,
           out_dir: str | Path = "run", resume: bool = True, progress: bool = True,
           callback: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -616,14 +637,7 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
 
     saved = None
     if resume and paths["last.pt"].exists():
-        saved = _load_torch(paths["last.pt"])
-        if saved.get("spec") != spec_dict:
-            raise ConfigError(f"{out}: holds a run of a different model spec; pass resume=False "
-                              "to overwrite it or choose another directory")
-        diff = _config_diff(saved.get("train_config", {}), config_dict)
-        if diff:
-            raise ConfigError(f"{out}: holds a run with different train config key(s) {diff}; "
-                              "pass resume=False to overwrite it or choose another directory")
+        saved = load_resume_state(out, spec_dict, config_dict)
         finished = saved["stopped_early"] or saved["epoch"] >= config.max_epochs
         if finished and paths["metrics.json"].exists():
             metrics = _io.read_json(paths["metrics.json"])

@@ -56,9 +56,9 @@ from motiflens.errors import ConfigError
 from motiflens.metrics import binary_cross_entropy, classification_metrics
 from motiflens.models import (ACTIVATIONS, ModelSpec, MotifCNN, SamePadMaxPool1d, build_model,
                               count_parameters, model_spec)
-from motiflens.train import (TrainConfig, _check_compatible, _config_diff, _cpu_state,
-                             _dataset_record, _load_torch, _save, _seeds, _torch_state,
-                             _write_history, add_l2_grad, autocast, device_tensor, evaluate,
+from motiflens.train import (TrainConfig, _check_compatible, _cpu_state, _dataset_record,
+                             _save, _seeds, _torch_state, _write_history,
+                             add_l2_grad, autocast, device_tensor, evaluate, load_resume_state,
                              make_optimizer, resolve_device)
 
 __all__ = ["VectorizedCNN", "train_trials", "stack_states"]
@@ -412,14 +412,7 @@ def _open_trial(index: int, spec: ModelSpec, config: TrainConfig, out: Path, res
                              "stopped_early": False, "history": [], "wall_time": 0.0}
     saved = None
     if resume and paths["last.pt"].exists():
-        saved = _load_torch(paths["last.pt"])
-        if saved.get("spec") != spec_dict:
-            raise ConfigError(f"{out}: holds a run of a different model spec; pass resume=False "
-                              "to overwrite it or choose another directory")
-        diff = _config_diff(saved.get("train_config", {}), config_dict)
-        if diff:
-            raise ConfigError(f"{out}: holds a run with different train config key(s) {diff}; "
-                              "pass resume=False to overwrite it or choose another directory")
+        saved = load_resume_state(out, spec_dict, config_dict)
     else:
         for name in ("history.tsv", "checkpoint.pt", "last.pt", "metrics.json"):
             paths[name].unlink(missing_ok=True)
