@@ -220,12 +220,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.repeats} rotation(s); vec5 = per trial of a 5-trial vectorised group\n")
     specs = [model_spec(name, input_length=args.length, n_outputs=Y.shape[1])
              for name in args.models]
-    results = measure(specs, variants, X, Y, device, args.repeats, args.batch_size)
     header = (f"{'model':<12}{'variant':<11}{'s/epoch':>9}{'speed-up':>10}{'GFLOP/s':>9}"
               f"{'of fp32 mm':>11}{'setup s':>9}")
     print(header)
-    print("-" * len(header))
-    for name in args.models:
+    print("-" * len(header), flush=True)
+    for spec in specs:  # one model at a time, printed as soon as it is measured
+        name = spec.name
+        results = measure([spec], variants, X, Y, device, args.repeats, args.batch_size)
         base = results.get((name, "baseline"), {}).get("seconds")
         for v in variants:
             r = results[(name, v)]

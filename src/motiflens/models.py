@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from motiflens.errors import ConfigError
+from motiflens.ops import Dropout, batch_norm_max_pool, can_fuse_pool
 
 __all__ = [
     "ConvBlockSpec",
@@ -319,18 +320,27 @@ class ConvBlock(nn.Module):
         self.bn = nn.BatchNorm1d(spec.filters, eps=bn_eps, momentum=bn_momentum)
         self.act = ACTIVATIONS[spec.activation]()
         self.pool = SamePadMaxPool1d(spec.pool_size, spec.stride)
-        self.dropout = nn.Dropout(spec.dropout)
+        self.dropout = Dropout(spec.dropout)
+
+    #: In training, compute batch norm + a non-overlapping max-pool on the pooled tensor
+    #: (``motiflens.ops.batch_norm_max_pool``: same values and gradients, fewer passes).
+    fuse_bn_pool: bool = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        h = self.bn(self.conv(x))
         if self.training and self.pool.size > 1:
             # Every activation of ACTIVATIONS is non-decreasing, so act(pool(h)) equals
             # pool(act(h)) in value and gradient (the window's first maximum receives it; for
             # ReLU a window whose maximum is <= 0 passes no gradient either way): in training
             # the activation runs on the pool_size-times smaller tensor. Eval mode keeps the
             # documented order, so hooks on ``act`` (filter interpretation) see every position.
-            return self.dropout(self.act(self.pool(h)))
-        return self.dropout(self.pool(self.act(h)))
+            z = self.conv(x)
+            if self.fuse_bn_pool and self.bn.training and self.bn.running_mean is not None \
+                    and can_fuse_pool(self.pool.size, self.pool.stride, z.shape[-1]):
+                h = batch_norm_max_pool(z, self.bn, self.pool.size)
+            else:
+                h = self.pool(self.bn(z))
+            return self.dropout(self.act(h))
+        return self.dropout(self.pool(self.act(self.bn(self.conv(x)))))
 
 
 class MotifCNN(nn.Module):
@@ -361,7 +371,7 @@ class MotifCNN(nn.Module):
             self.dense = nn.Linear(features, spec.dense, bias=False)
             self.dense_bn = nn.BatchNorm1d(spec.dense, eps=spec.bn_eps, momentum=spec.bn_momentum)
             self.dense_act = nn.ReLU()
-            self.dense_dropout = nn.Dropout(spec.dense_dropout)
+            self.dense_dropout = Dropout(spec.dense_dropout)
             features = spec.dense
         self.output = nn.Linear(features, spec.n_outputs, bias=True)
 

@@ -54,6 +54,7 @@ from torch.nn import functional as F
 from motiflens import _io
 from motiflens.errors import ConfigError
 from motiflens.metrics import binary_cross_entropy, classification_metrics
+from motiflens.ops import batch_norm_max_pool, can_fuse_pool, keep_mask
 from motiflens.models import (ACTIVATIONS, ModelSpec, MotifCNN, SamePadMaxPool1d, build_model,
                               count_parameters, model_spec)
 from motiflens.train import (TrainConfig, _check_compatible, _cpu_state, _dataset_record,
@@ -167,14 +168,37 @@ class VectorizedCNN(nn.Module):
                             self._p(f"{prefix}.bias").view(-1), self.training,
                             self.spec.bn_momentum, self.spec.bn_eps)
 
+    def _batch_norm_pool(self, h: torch.Tensor, prefix: str, pool: SamePadMaxPool1d
+                         ) -> torch.Tensor:
+        """``pool(batch_norm(h))``; fused (``motiflens.ops``) in training where it applies."""
+        if not (self.training and can_fuse_pool(pool.size, pool.stride, h.shape[-1])):
+            return pool(self._batch_norm(h, prefix))
+        with torch.no_grad():
+            self._p(f"{prefix}.num_batches_tracked").add_(1)
+        return batch_norm_max_pool(
+            h, None, pool.size, weight=self._p(f"{prefix}.weight").view(-1),
+            bias=self._p(f"{prefix}.bias").view(-1),
+            running_mean=self._p(f"{prefix}.running_mean").view(-1),
+            running_var=self._p(f"{prefix}.running_var").view(-1),
+            momentum=self.spec.bn_momentum, eps=self.spec.bn_eps)
+
     def _conv(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """"Same" convolution of each trial's channels: ``(B, k * C, L) -> (B, k * F, L)``.
+
+        The first layer may also take ``(k, B, C, L)`` (each trial's own batch).
 
         ``w`` is ``(k, F, C, width)``. On CUDA one grouped convolution (one kernel for all
         trials); on the CPU one oneDNN convolution per trial (grouped convolutions are up to
         2x slower there than k ordinary ones), concatenated.
         """
-        if self.conv_impl == "grouped" or (self.conv_impl == "auto" and h.device.type != "cpu"):
+        grouped = self.conv_impl == "grouped" or (self.conv_impl == "auto"
+                                                  and h.device.type != "cpu")
+        if h.dim() == 4:  # (k, B, C, L), each trial's own batch
+            if not grouped:
+                return torch.cat([F.conv1d(x, w[t], padding="same") for t, x in enumerate(h)],
+                                 dim=1)
+            h = h.transpose(0, 1).reshape(h.shape[1], -1, h.shape[3])
+        if grouped:
             return F.conv1d(h, w.reshape(-1, *w.shape[2:]), padding="same", groups=self.k)
         parts = h.chunk(self.k, dim=1)
         return torch.cat([F.conv1d(x, w[t], padding="same") for t, x in enumerate(parts)], dim=1)
@@ -183,9 +207,8 @@ class VectorizedCNN(nn.Module):
         """Inverted dropout with each trial's mask drawn from its own generator.
 
         ``h`` holds the trials along ``trial_dim`` (0: ``(k, B, D)``; 1: ``(B, k * F, L)``);
-        trial t's mask has the single model's shape and dtype and is drawn as
-        ``torch.nn.functional.dropout`` draws it on the CPU (``bernoulli_(1 - p)``, then
-        ``/ (1 - p)``).
+        trial t's mask has the single model's shape and is drawn as ``motiflens.ops.Dropout``
+        draws it on the CPU (``keep_mask``, then ``* 1 / (1 - p)`` in ``h``'s dtype).
         """
         if not self.training or p == 0:
             return h
@@ -196,12 +219,12 @@ class VectorizedCNN(nn.Module):
             shape = h.shape[1:]
         else:
             shape = (h.shape[0], h.shape[1] // k, *h.shape[2:])
-        masks = [torch.empty(shape, dtype=h.dtype, device=h.device).bernoulli_(
-            1 - p, generator=g) for g in self.generators]
+        masks = [keep_mask(shape, 1 - p, g, h.device) for g in self.generators]
         mask = torch.stack(masks, dim=trial_dim)
         if trial_dim == 1:
             mask = mask.reshape(h.shape)
-        return h * mask.div_(1 - p)
+        scale = torch.tensor(1.0 / (1.0 - p), dtype=h.dtype, device=h.device)
+        return h * mask.to(h.dtype).mul_(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(k, B, n_outputs)`` of every trial."""
@@ -209,7 +232,7 @@ class VectorizedCNN(nn.Module):
         if x.dim() == 3:
             h = x.repeat(1, k, 1)  # (B, k * C, L): every trial sees the same batch
         elif x.dim() == 4 and x.shape[0] == k:
-            h = x.transpose(0, 1).reshape(x.shape[1], k * x.shape[2], x.shape[3])
+            h = x  # (k, B, C, L): _conv takes each trial's contiguous batch as it is
         else:
             raise ConfigError(f"VectorizedCNN: expected (B, C, L) or ({k}, B, C, L), "
                               f"got {tuple(x.shape)}")
@@ -220,7 +243,7 @@ class VectorizedCNN(nn.Module):
             # window whose maximum is <= 0 passes no gradient either way; a saturated activation
             # can only move a near-zero gradient between tied positions): the activation then
             # runs on the pooled, pool_size times smaller tensor.
-            h = self.acts[i](self.pools[i](self._batch_norm(h, f"blocks.{i}.bn")))
+            h = self.acts[i](self._batch_norm_pool(h, f"blocks.{i}.bn", self.pools[i]))
             h = self._dropout(h, block.dropout, trial_dim=1)
         batch = h.shape[0]
         h = h.reshape(batch, k, -1).transpose(0, 1)  # (k, B, F * L_n), the single flatten order

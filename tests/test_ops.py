@@ -1,0 +1,119 @@
+"""Tests of motiflens.ops: fused batch norm + max-pool and the cheap dropout masks."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from motiflens.ops import (Dropout, batch_norm_max_pool, can_fuse_pool, dropout, keep_mask,
+                           keep_threshold)
+
+
+def _stock(x, bn, size):
+    h = bn(x)
+    n, c, length = h.shape
+    return h.reshape(n, c, length // size, size).max(dim=-1).values
+
+
+def _pair(channels, dtype, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    bns = []
+    for _ in range(2):
+        bn = nn.BatchNorm1d(channels, eps=1e-3, momentum=0.1).to(dtype)
+        bns.append(bn)
+    with torch.no_grad():
+        w = torch.randn(channels, generator=gen, dtype=dtype)
+        w[::3] = -w[::3].abs()  # some negative scales: the min-pool branch
+        b = torch.randn(channels, generator=gen, dtype=dtype)
+        for bn in bns:
+            bn.weight.copy_(w)
+            bn.bias.copy_(b)
+            bn.running_mean.fill_(0.3)
+            bn.running_var.fill_(2.0)
+    return bns
+
+
+@pytest.mark.parametrize("size", [2, 5, 25])
+def test_batch_norm_max_pool_equals_stock_layers_value_and_gradients(size):
+    torch.manual_seed(0)
+    x = torch.randn(6, 7, 50, dtype=torch.float64)
+    stock_bn, fused_bn = _pair(7, torch.float64)
+    grad = torch.randn(6, 7, 50 // size, dtype=torch.float64)
+
+    xs = x.clone().requires_grad_()
+    out_s = _stock(xs, stock_bn, size)
+    out_s.backward(grad)
+    xf = x.clone().requires_grad_()
+    out_f = batch_norm_max_pool(xf, fused_bn, size)
+    out_f.backward(grad)
+
+    torch.testing.assert_close(out_f, out_s)
+    torch.testing.assert_close(xf.grad, xs.grad)
+    torch.testing.assert_close(fused_bn.weight.grad, stock_bn.weight.grad)
+    torch.testing.assert_close(fused_bn.bias.grad, stock_bn.bias.grad)
+    torch.testing.assert_close(fused_bn.running_mean, stock_bn.running_mean)
+    torch.testing.assert_close(fused_bn.running_var, stock_bn.running_var)
+    assert fused_bn.num_batches_tracked.item() == stock_bn.num_batches_tracked.item() == 1
+
+
+def test_batch_norm_max_pool_passes_gradcheck():
+    torch.manual_seed(1)
+    x = torch.randn(3, 4, 12, dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([1.5, -0.7, 0.2, -2.0], dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: batch_norm_max_pool(x, None, 3, weight=w, bias=b, eps=1e-3),
+        (x, w, b))
+
+
+def test_batch_norm_max_pool_bf16_matches_fp32_reference_within_rounding():
+    torch.manual_seed(2)
+    x = torch.randn(20, 8, 100)
+    ref_bn, bf_bn = _pair(8, torch.float32)
+    ref = _stock(x, ref_bn, 25)
+    out = batch_norm_max_pool(x.bfloat16(), bf_bn, 25)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=0.05, rtol=0.02)
+
+
+def test_batch_norm_max_pool_rejects_lengths_it_cannot_pool():
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        batch_norm_max_pool(torch.randn(2, 3, 10), bn, 4)
+    assert can_fuse_pool(4, 4, 8) and not can_fuse_pool(4, 4, 10)
+    assert not can_fuse_pool(1, 1, 8) and not can_fuse_pool(4, 2, 8)
+
+
+def test_keep_mask_rate_and_determinism():
+    assert keep_threshold(0.9) == 58982 - 32768
+    a = keep_mask((200, 30, 50), 0.9, torch.Generator().manual_seed(3))
+    b = keep_mask((200, 30, 50), 0.9, torch.Generator().manual_seed(3))
+    c = keep_mask((200, 30, 50), 0.9, torch.Generator().manual_seed(4))
+    assert a.dtype == torch.bool and a.shape == (200, 30, 50)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert abs(a.float().mean().item() - 0.9) < 0.003  # 300k draws: sd 0.0005
+    assert abs(keep_mask((100_000,), 0.5).float().mean().item() - 0.5) < 0.01
+
+
+def test_dropout_scales_kept_values_and_zeroes_the_rest():
+    x = torch.ones(50, 40)
+    y = dropout(x, 0.2, torch.Generator().manual_seed(0))
+    kept = y != 0
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1.25))
+    assert 0.75 < kept.float().mean().item() < 0.85
+    assert dropout(x, 0.0) is x
+
+
+def test_dropout_module_is_identity_in_eval_and_seeded_by_global_rng():
+    layer = Dropout(0.5)
+    x = torch.randn(8, 16)
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    layer.train()
+    torch.manual_seed(5)
+    a = layer(x)
+    torch.manual_seed(5)
+    b = layer(x)
+    assert torch.equal(a, b)
+    assert ((a == 0) | torch.isclose(a, 2 * x)).all()
+    assert isinstance(layer, nn.Dropout)
