@@ -8,7 +8,10 @@ comes from a results directory when given - ``RESULTS/runs/<model id>/trial-*/hi
 epochs early stopping actually produced; a trial still running counts with its epochs so far,
 marked ``*``) - and is ``--default-epochs`` (100, the paper protocol's maximum) otherwise.
 
-projected time = sum over trials of epochs x (train epoch + validation pass)
+projected time = sum over trials of epochs x (train epoch + validation pass) / workers
+
+(``--workers``: trials run in that many single-threaded processes side by side, e.g. 2 on a
+2-core machine; the division assumes they do not slow each other down - an optimistic bound.)
 
 ``vec5*`` variants use the per-trial time of a 5-trial vectorised group for every epoch (a group
 shrinks as its trials stop, so the tail runs at a smaller group's per-trial speed: slightly
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="trials trained side by side (the projection divides by it)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -120,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     print("-" * len(header))
     print(f"{'projected':<29}" + "".join(f"{t / 60:>13.1f} m" for t in totals.values()))
+    if args.workers > 1:
+        print(f"{f'/ {args.workers} workers':<29}" + "".join(
+            f"{t / 60 / args.workers:>13.1f} m" for t in totals.values()))
     if "baseline" in totals:
         print(f"{'vs baseline':<29}" + "".join(
             f"{totals['baseline'] / t:>14.2f}x" for t in totals.values()))

@@ -117,3 +117,32 @@ def test_dropout_module_is_identity_in_eval_and_seeded_by_global_rng():
     assert torch.equal(a, b)
     assert ((a == 0) | torch.isclose(a, 2 * x)).all()
     assert isinstance(layer, nn.Dropout)
+
+
+def test_batch_norm_max_pool_with_a_trial_axis_equals_each_trial_on_its_own():
+    torch.manual_seed(3)
+    x = torch.randn(3, 5, 4, 20, dtype=torch.float64)  # (T, N, C, L)
+    grad = torch.randn(3, 5, 4, 4, dtype=torch.float64)
+    w = torch.randn(3, 4, dtype=torch.float64)
+    w[1, 2] = -abs(w[1, 2])
+    b = torch.randn(3, 4, dtype=torch.float64)
+    rm, rv = torch.zeros(3, 4, dtype=torch.float64), torch.ones(3, 4, dtype=torch.float64)
+    weight, bias = w.clone().reshape(-1).requires_grad_(), b.clone().reshape(-1).requires_grad_()
+    xg = x.clone().requires_grad_()
+    out = batch_norm_max_pool(xg, None, 5, weight=weight, bias=bias, running_mean=rm.view(-1),
+                              running_var=rv.view(-1), momentum=0.1, eps=1e-3)
+    out.backward(grad)
+    for t in range(3):
+        bn = nn.BatchNorm1d(4, eps=1e-3, momentum=0.1).double()
+        with torch.no_grad():
+            bn.weight.copy_(w[t])
+            bn.bias.copy_(b[t])
+        xt = x[t].clone().requires_grad_()
+        ref = _stock(xt, bn, 5)
+        ref.backward(grad[t])
+        torch.testing.assert_close(out[t], ref)
+        torch.testing.assert_close(xg.grad[t], xt.grad)
+        torch.testing.assert_close(weight.grad.view(3, 4)[t], bn.weight.grad)
+        torch.testing.assert_close(bias.grad.view(3, 4)[t], bn.bias.grad)
+        torch.testing.assert_close(rm[t], bn.running_mean)
+        torch.testing.assert_close(rv[t], bn.running_var)

@@ -98,25 +98,31 @@ class _BatchNormMaxPool(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                 running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
                 momentum: float, eps: float, size: int) -> torch.Tensor:
-        n, c, length = x.shape
+        # x: (T, N, C, L), T groups (trials) with their own statistics; parameters (T * C,).
+        t, n, c, length = x.shape
         with torch.no_grad():
             # Biased batch variance; the running statistics (unbiased variance) are updated in
             # the same pass, exactly as nn.BatchNorm1d updates them.
-            mean, var = torch.batch_norm_update_stats(x, running_mean, running_var, momentum)
+            rm = None if running_mean is None else running_mean.view(t, c)
+            rv = None if running_var is None else running_var.view(t, c)
+            stats = [torch.batch_norm_update_stats(
+                x[i], None if rm is None else rm[i], None if rv is None else rv[i], momentum)
+                for i in range(t)]
             acc = torch.promote_types(x.dtype, torch.float32)  # fp32, or fp64 for fp64 input
-            mean, var = mean.to(acc), var.to(acc)
+            mean = torch.stack([m for m, _ in stats]).to(acc)  # (T, C)
+            var = torch.stack([v for _, v in stats]).to(acc)
             invstd = torch.rsqrt(var + eps)
-            scale = weight.detach().to(acc) * invstd
-            windows = x.view(n, c, length // size, size)
-            extreme, index = windows.max(dim=-1)  # (N, C, L / size)
+            scale = weight.detach().to(acc).view(t, c) * invstd
+            windows = x.view(t, n, c, length // size, size)
+            extreme, index = windows.max(dim=-1)  # (T, N, C, L / size)
             negative = scale < 0
             if bool(negative.any()):
-                channels = negative.nonzero().squeeze(1)
-                low, low_index = windows[:, channels].min(dim=-1)
-                extreme[:, channels] = low
-                index[:, channels] = low_index
-            shift = bias.detach().to(acc) - mean * scale
-            out = torch.addcmul(shift.view(1, c, 1), extreme.to(acc), scale.view(1, c, 1))
+                groups, channels = negative.nonzero(as_tuple=True)
+                low, low_index = windows[groups, :, channels].min(dim=-1)
+                extreme[groups, :, channels] = low
+                index[groups, :, channels] = low_index
+            shift = bias.detach().to(acc).view(t, c) - mean * scale
+            out = torch.addcmul(shift.view(t, 1, c, 1), extreme.to(acc), scale.view(t, 1, c, 1))
         ctx.save_for_backward(x, weight, index, extreme, mean, invstd)
         ctx.size = size
         return out.to(x.dtype)
@@ -124,13 +130,14 @@ class _BatchNormMaxPool(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
         x, weight, index, extreme, mean, invstd = ctx.saved_tensors
-        n, c, length = x.shape
+        t, n, c, length = x.shape
         count = n * length
+        shape = (t, 1, c, 1)
         g = grad_out.to(mean.dtype)
-        xhat_selected = (extreme.to(mean.dtype) - mean.view(1, c, 1)) * invstd.view(1, c, 1)
-        grad_bias = g.sum(dim=(0, 2))
-        grad_weight = (g * xhat_selected).sum(dim=(0, 2))
-        scale = weight.to(mean.dtype) * invstd
+        xhat_selected = (extreme.to(mean.dtype) - mean.view(shape)) * invstd.view(shape)
+        grad_bias = g.sum(dim=(1, 3))  # (T, C)
+        grad_weight = (g * xhat_selected).sum(dim=(1, 3))
+        scale = weight.to(mean.dtype).view(t, c) * invstd
         grad_x = None
         if ctx.needs_input_grad[0]:
             # dx = scale * dy - scale / M * (sum(dy) + xhat * sum(dy * xhat)), dy nonzero only
@@ -139,12 +146,13 @@ class _BatchNormMaxPool(torch.autograd.Function):
             b = -scale * (grad_bias - mean * invstd * grad_weight) / count
             # Written in the accumulation dtype with in-place ops on one buffer: mixed-dtype
             # (bf16 x fp32) and out-of-place broadcasting kernels are several times slower.
-            grad_x = x.to(mean.dtype, copy=True).mul_(a.view(1, c, 1)).add_(b.view(1, c, 1))
-            grad_x.view(n, c, length // ctx.size, ctx.size).scatter_add_(
-                3, index.unsqueeze(-1), (g * scale.view(1, c, 1)).unsqueeze(-1))
+            grad_x = x.to(mean.dtype, copy=True).mul_(a.view(shape)).add_(b.view(shape))
+            grad_x.view(t, n, c, length // ctx.size, ctx.size).scatter_add_(
+                4, index.unsqueeze(-1), (g * scale.view(shape)).unsqueeze(-1))
             grad_x = grad_x.to(x.dtype)
-        grad_weight = grad_weight.to(weight.dtype) if ctx.needs_input_grad[1] else None
-        grad_bias = grad_bias.to(weight.dtype) if ctx.needs_input_grad[2] else None
+        grad_weight = grad_weight.reshape(-1).to(weight.dtype) \
+            if ctx.needs_input_grad[1] else None
+        grad_bias = grad_bias.reshape(-1).to(weight.dtype) if ctx.needs_input_grad[2] else None
         return grad_x, grad_weight, grad_bias, None, None, None, None, None
 
 
@@ -157,8 +165,9 @@ def batch_norm_max_pool(x: torch.Tensor, bn: nn.BatchNorm1d | None, size: int, *
 
     Parameters
     ----------
-    x : (N, C, L) tensor, ``L`` a multiple of ``size``
-        Conv output (fp32, or bf16 under autocast).
+    x : (N, C, L) or (T, N, C, L) tensor, ``L`` a multiple of ``size``
+        Conv output (fp32, or bf16 under autocast). With a leading axis, each of the T groups
+        (vectorised trials) has its own statistics and parameters, given flat as ``(T * C,)``.
     bn : nn.BatchNorm1d, optional
         Supplies weight, bias, running statistics, momentum and eps (and its
         ``num_batches_tracked`` is incremented); or pass them as keywords.
@@ -167,7 +176,8 @@ def batch_norm_max_pool(x: torch.Tensor, bn: nn.BatchNorm1d | None, size: int, *
 
     Returns
     -------
-    (N, C, L / size) tensor of ``x``'s dtype. Running statistics are updated as
+    (N, C, L / size) or (T, N, C, L / size) tensor of ``x``'s dtype. Running statistics are
+    updated as
     ``nn.BatchNorm1d`` updates them in training mode.
     """
     if bn is not None:
@@ -179,11 +189,14 @@ def batch_norm_max_pool(x: torch.Tensor, bn: nn.BatchNorm1d | None, size: int, *
                 bn.num_batches_tracked.add_(1)
     if weight is None or bias is None:
         raise ValueError("batch_norm_max_pool needs an affine batch norm (weight and bias)")
-    if x.dim() != 3 or x.shape[-1] % size:
-        raise ValueError(f"batch_norm_max_pool: expected (N, C, L) with L a multiple of "
-                         f"{size}, got {tuple(x.shape)}")
-    return _BatchNormMaxPool.apply(x.contiguous(), weight, bias, running_mean, running_var,
-                                   float(momentum), float(eps), int(size))
+    if x.dim() not in (3, 4) or x.shape[-1] % size:
+        raise ValueError(f"batch_norm_max_pool: expected (N, C, L) or (T, N, C, L) with L a "
+                         f"multiple of {size}, got {tuple(x.shape)}")
+    grouped = x.dim() == 4
+    out = _BatchNormMaxPool.apply(x.contiguous() if grouped else x.contiguous().unsqueeze(0),
+                                  weight, bias, running_mean, running_var, float(momentum),
+                                  float(eps), int(size))
+    return out if grouped else out.squeeze(0)
 
 
 def can_fuse_pool(size: int, stride: int, length: int) -> bool:

@@ -170,22 +170,30 @@ class VectorizedCNN(nn.Module):
 
     def _batch_norm_pool(self, h: torch.Tensor, prefix: str, pool: SamePadMaxPool1d
                          ) -> torch.Tensor:
-        """``pool(batch_norm(h))``; fused (``motiflens.ops``) in training where it applies."""
-        if not (self.training and can_fuse_pool(pool.size, pool.stride, h.shape[-1])):
+        """``pool(batch_norm(h))`` -> ``(B, k * F, L')``; fused (``motiflens.ops``) in training
+        where it applies. ``h`` is ``(B, k * F, L)`` or ``(k, B, F, L)``."""
+        fused = self.training and can_fuse_pool(pool.size, pool.stride, h.shape[-1])
+        if h.dim() == 4 and not fused:
+            h = h.transpose(0, 1).reshape(h.shape[1], -1, h.shape[3])
+        if not fused:
             return pool(self._batch_norm(h, prefix))
         with torch.no_grad():
             self._p(f"{prefix}.num_batches_tracked").add_(1)
-        return batch_norm_max_pool(
+        out = batch_norm_max_pool(
             h, None, pool.size, weight=self._p(f"{prefix}.weight").view(-1),
             bias=self._p(f"{prefix}.bias").view(-1),
             running_mean=self._p(f"{prefix}.running_mean").view(-1),
             running_var=self._p(f"{prefix}.running_var").view(-1),
             momentum=self.spec.bn_momentum, eps=self.spec.bn_eps)
+        if out.dim() == 4:  # (k, B, F, L') -> (B, k * F, L'), the pooled tensor is small
+            out = out.transpose(0, 1).reshape(out.shape[1], -1, out.shape[3])
+        return out
 
     def _conv(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """"Same" convolution of each trial's channels: ``(B, k * C, L) -> (B, k * F, L)``.
 
-        The first layer may also take ``(k, B, C, L)`` (each trial's own batch).
+        The first layer may also take ``(k, B, C, L)`` (each trial's own batch); on the CPU it
+        then returns ``(k, B, F, L)``.
 
         ``w`` is ``(k, F, C, width)``. On CUDA one grouped convolution (one kernel for all
         trials); on the CPU one oneDNN convolution per trial (grouped convolutions are up to
@@ -194,9 +202,9 @@ class VectorizedCNN(nn.Module):
         grouped = self.conv_impl == "grouped" or (self.conv_impl == "auto"
                                                   and h.device.type != "cpu")
         if h.dim() == 4:  # (k, B, C, L), each trial's own batch
-            if not grouped:
-                return torch.cat([F.conv1d(x, w[t], padding="same") for t, x in enumerate(h)],
-                                 dim=1)
+            if not grouped:  # -> (k, B, F, L): every trial's slice stays contiguous
+                return torch.stack([F.conv1d(x, w[t], padding="same")
+                                    for t, x in enumerate(h)])
             h = h.transpose(0, 1).reshape(h.shape[1], -1, h.shape[3])
         if grouped:
             return F.conv1d(h, w.reshape(-1, *w.shape[2:]), padding="same", groups=self.k)
