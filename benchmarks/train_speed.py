@@ -7,6 +7,9 @@ set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
 - ``fp32``: ``motiflens.train``'s epoch loop (multi-tensor Adam, L2 gradient in one fused call,
   loss read once per epoch, reshape-max pooling);
 - ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
+- ``fp32-stock`` / ``bf16-stock``: ``fp32`` / ``bf16`` with the stock batch norm, pooling and
+  dropout layers instead of ``motiflens.ops`` (fused batch norm + max-pool, 16-bit dropout
+  masks): the "before" of that optimisation;
 - ``compiled`` / ``compiled-bf16``: the fp32 / bf16 loop through ``torch.compile`` (opt-in with
   ``--compile``: compiling takes tens of seconds per model on a small CPU, reported separately
   in the ``setup s`` column);
@@ -53,7 +56,21 @@ from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_e
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
 from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
 
-VARIANTS = ("baseline", "fp32", "bf16", "compiled", "compiled-bf16", "vec5", "vec5-bf16")
+VARIANTS = ("baseline", "fp32", "bf16", "fp32-stock", "bf16-stock", "compiled", "compiled-bf16",
+            "vec5", "vec5-bf16")
+
+
+def stock_layers(model: torch.nn.Module) -> torch.nn.Module:
+    """Undo this package's training kernels (``motiflens.ops``) in ``model``: unfused batch norm
+    + pool, ``nn.Dropout`` masks (``bernoulli_``) - the "before" of that optimisation."""
+    from motiflens.ops import Dropout
+
+    for module in model.modules():
+        if hasattr(module, "fuse_bn_pool"):
+            module.fuse_bn_pool = False
+        if isinstance(module, Dropout):
+            module.__class__ = torch.nn.Dropout
+    return model
 GROUP = 5
 
 
@@ -125,10 +142,12 @@ def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device:
         baseline_epoch(model, opt, Xt[:n_warm], Yt[:n_warm], batch_size, generator=gen)
         return (lambda: baseline_epoch(model, opt, Xt, Yt, batch_size, generator=gen),
                 time.perf_counter() - t0, 1)
-    if variant in ("fp32", "bf16", "compiled", "compiled-bf16"):
+    if variant in ("fp32", "bf16", "fp32-stock", "bf16-stock", "compiled", "compiled-bf16"):
         config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
                                           precision="bf16" if "bf16" in variant else "fp32")
         model = build_model(spec, seed=0).to(device)
+        if variant.endswith("-stock"):
+            stock_layers(model)
         opt = make_optimizer(model.parameters(), config, device)
         weights = _penalised_weights(model)
         forward = torch.compile(model, dynamic=False) if variant.startswith("compiled") else model
