@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 _BITS = 1 << 16
 
@@ -144,12 +145,15 @@ class _BatchNormMaxPool(torch.autograd.Function):
             # at the selected positions: a per-channel affine map of x plus a scatter.
             a = -scale * invstd * grad_weight / count
             b = -scale * (grad_bias - mean * invstd * grad_weight) / count
-            # Written in the accumulation dtype with in-place ops on one buffer: mixed-dtype
-            # (bf16 x fp32) and out-of-place broadcasting kernels are several times slower.
-            grad_x = x.to(mean.dtype, copy=True).mul_(a.view(shape)).add_(b.view(shape))
+            # The affine part in one pass, in x's dtype with fp32 coefficients and arithmetic:
+            # eval-mode batch norm with mean 0, variance 1, eps 0 is exactly a * x + b (3x
+            # faster than converting bf16 to fp32 and back around in-place ops).
+            zeros, ones = torch.zeros_like(a[0]), torch.ones_like(a[0])
+            grad_x = torch.stack([F.batch_norm(x[i], zeros, ones, a[i], b[i], False, 0.0, 0.0)
+                                  for i in range(t)]) if t > 1 else \
+                F.batch_norm(x[0], zeros, ones, a[0], b[0], False, 0.0, 0.0).unsqueeze(0)
             grad_x.view(t, n, c, length // ctx.size, ctx.size).scatter_add_(
-                4, index.unsqueeze(-1), (g * scale.view(shape)).unsqueeze(-1))
-            grad_x = grad_x.to(x.dtype)
+                4, index.unsqueeze(-1), (g * scale.view(shape)).to(x.dtype).unsqueeze(-1))
         grad_weight = grad_weight.reshape(-1).to(weight.dtype) \
             if ctx.needs_input_grad[1] else None
         grad_bias = grad_bias.reshape(-1).to(weight.dtype) if ctx.needs_input_grad[2] else None

@@ -170,41 +170,51 @@ class VectorizedCNN(nn.Module):
 
     def _batch_norm_pool(self, h: torch.Tensor, prefix: str, pool: SamePadMaxPool1d
                          ) -> torch.Tensor:
-        """``pool(batch_norm(h))`` -> ``(B, k * F, L')``; fused (``motiflens.ops``) in training
-        where it applies. ``h`` is ``(B, k * F, L)`` or ``(k, B, F, L)``."""
-        fused = self.training and can_fuse_pool(pool.size, pool.stride, h.shape[-1])
-        if h.dim() == 4 and not fused:
-            h = h.transpose(0, 1).reshape(h.shape[1], -1, h.shape[3])
-        if not fused:
+        """``pool(batch_norm(h))`` of ``h (B, k * F, L)``; fused (``motiflens.ops``) in training
+        where it applies."""
+        if not (self.training and can_fuse_pool(pool.size, pool.stride, h.shape[-1])):
             return pool(self._batch_norm(h, prefix))
         with torch.no_grad():
             self._p(f"{prefix}.num_batches_tracked").add_(1)
-        out = batch_norm_max_pool(
-            h, None, pool.size, weight=self._p(f"{prefix}.weight").view(-1),
-            bias=self._p(f"{prefix}.bias").view(-1),
-            running_mean=self._p(f"{prefix}.running_mean").view(-1),
-            running_var=self._p(f"{prefix}.running_var").view(-1),
-            momentum=self.spec.bn_momentum, eps=self.spec.bn_eps)
-        if out.dim() == 4:  # (k, B, F, L') -> (B, k * F, L'), the pooled tensor is small
-            out = out.transpose(0, 1).reshape(out.shape[1], -1, out.shape[3])
-        return out
+        return batch_norm_max_pool(h, None, pool.size, **self._bn_args(prefix))
+
+    def _bn_args(self, prefix: str, trial: int | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``batch_norm_max_pool`` for all trials or one trial."""
+        args: dict[str, Any] = {
+            name: (self._p(f"{prefix}.{name}") if trial is None
+                   else self._p(f"{prefix}.{name}")[trial]).reshape(-1)
+            for name in ("weight", "bias", "running_mean", "running_var")}
+        return {**args, "momentum": self.spec.bn_momentum, "eps": self.spec.bn_eps}
+
+    def _per_trial_block(self, x: torch.Tensor, w: torch.Tensor, prefix: str,
+                         pool: SamePadMaxPool1d) -> torch.Tensor:
+        """conv -> fused batch norm + pool of each trial's own batch ``x (k, B, C, L)`` (CPU,
+        training): ``(B, k * F, L')``. Each trial's full-length tensors stay contiguous and
+        only the pooled outputs are concatenated."""
+        with torch.no_grad():
+            self._p(f"{prefix}.num_batches_tracked").add_(1)
+        return torch.cat([batch_norm_max_pool(F.conv1d(xt, w[t], padding="same"), None,
+                                              pool.size, **self._bn_args(prefix, t))
+                          for t, xt in enumerate(x)], dim=1)
+
+    def _grouped(self, h: torch.Tensor) -> bool:
+        return self.conv_impl == "grouped" or (self.conv_impl == "auto"
+                                               and h.device.type != "cpu")
 
     def _conv(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """"Same" convolution of each trial's channels: ``(B, k * C, L) -> (B, k * F, L)``.
 
-        The first layer may also take ``(k, B, C, L)`` (each trial's own batch); on the CPU it
-        then returns ``(k, B, F, L)``.
+        The first layer may also take ``(k, B, C, L)`` (each trial's own batch).
 
         ``w`` is ``(k, F, C, width)``. On CUDA one grouped convolution (one kernel for all
         trials); on the CPU one oneDNN convolution per trial (grouped convolutions are up to
         2x slower there than k ordinary ones), concatenated.
         """
-        grouped = self.conv_impl == "grouped" or (self.conv_impl == "auto"
-                                                  and h.device.type != "cpu")
+        grouped = self._grouped(h)
         if h.dim() == 4:  # (k, B, C, L), each trial's own batch
-            if not grouped:  # -> (k, B, F, L): every trial's slice stays contiguous
-                return torch.stack([F.conv1d(x, w[t], padding="same")
-                                    for t, x in enumerate(h)])
+            if not grouped:
+                return torch.cat([F.conv1d(x, w[t], padding="same") for t, x in enumerate(h)],
+                                 dim=1)
             h = h.transpose(0, 1).reshape(h.shape[1], -1, h.shape[3])
         if grouped:
             return F.conv1d(h, w.reshape(-1, *w.shape[2:]), padding="same", groups=self.k)
@@ -245,13 +255,18 @@ class VectorizedCNN(nn.Module):
             raise ConfigError(f"VectorizedCNN: expected (B, C, L) or ({k}, B, C, L), "
                               f"got {tuple(x.shape)}")
         for i, block in enumerate(spec.conv):
-            h = self._conv(h, self._p(f"blocks.{i}.conv.weight"))
             # Every activation of ACTIVATIONS is non-decreasing, so act(pool(z)) equals
             # pool(act(z)) in value and gradient (the window's first maximum gets it: for ReLU a
             # window whose maximum is <= 0 passes no gradient either way; a saturated activation
             # can only move a near-zero gradient between tied positions): the activation then
             # runs on the pooled, pool_size times smaller tensor.
-            h = self.acts[i](self._batch_norm_pool(h, f"blocks.{i}.bn", self.pools[i]))
+            w, prefix, pool = self._p(f"blocks.{i}.conv.weight"), f"blocks.{i}.bn", self.pools[i]
+            if h.dim() == 4 and self.training and not self._grouped(h) \
+                    and can_fuse_pool(pool.size, pool.stride, h.shape[-1]):
+                h = self._per_trial_block(h, w, prefix, pool)
+            else:
+                h = self._batch_norm_pool(self._conv(h, w), prefix, pool)
+            h = self.acts[i](h)
             h = self._dropout(h, block.dropout, trial_dim=1)
         batch = h.shape[0]
         h = h.reshape(batch, k, -1).transpose(0, 1)  # (k, B, F * L_n), the single flatten order
