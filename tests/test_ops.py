@@ -102,6 +102,7 @@ def test_dropout_scales_kept_values_and_zeroes_the_rest():
     torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1.25))
     assert 0.75 < kept.float().mean().item() < 0.85
     assert dropout(x, 0.0) is x
+    assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))
 
 
 def test_dropout_module_is_identity_in_eval_and_seeded_by_global_rng():

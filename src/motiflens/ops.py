@@ -73,6 +73,8 @@ def dropout(x: torch.Tensor, p: float, generator: torch.Generator | None = None
     """
     if p == 0:
         return x
+    if p >= 1:
+        return x * 0.0  # everything dropped (nn.Dropout's p=1), keeping the graph
     scale = torch.tensor(1.0 / (1.0 - p), dtype=x.dtype, device=x.device)
     return x * keep_mask(x.shape, 1.0 - p, generator, x.device).to(x.dtype).mul_(scale)
 
