@@ -7,9 +7,11 @@ set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
 - ``fp32``: ``motiflens.train``'s epoch loop (multi-tensor Adam, L2 gradient in one fused call,
   loss read once per epoch, reshape-max pooling);
 - ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
-- ``fp32-stock`` / ``bf16-stock``: ``fp32`` / ``bf16`` with the stock batch norm, pooling and
-  dropout layers instead of ``motiflens.ops`` (fused batch norm + max-pool, 16-bit dropout
-  masks): the "before" of that optimisation;
+- ``bf16-fast`` / ``vec5-bf16-fast``: ``bf16`` / ``vec5-bf16`` with the opt-in 16-bit dropout
+  masks (``TrainConfig(dropout_masks="fast")``);
+- ``fp32-stock`` / ``bf16-stock``: ``fp32`` / ``bf16`` with the stock batch norm and pooling
+  layers instead of the fused batch norm + max-pool of ``motiflens.ops``: the "before" of that
+  optimisation;
 - ``compiled`` / ``compiled-bf16``: the fp32 / bf16 loop through ``torch.compile`` (opt-in with
   ``--compile``: compiling takes tens of seconds per model on a small CPU, reported separately
   in the ``setup s`` column);
@@ -51,26 +53,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_loop import baseline_epoch, make_baseline  # noqa: E402
 
 from motiflens.models import MODEL_NAMES, ModelSpec, build_model, model_spec  # noqa: E402
+from motiflens.ops import set_dropout_masks  # noqa: E402
 from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_epoch,  # noqa: E402
                              device_tensor, make_optimizer, resolve_device)
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
 from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
 
-VARIANTS = ("baseline", "fp32", "bf16", "fp32-stock", "bf16-stock", "compiled", "compiled-bf16",
-            "vec5", "vec5-bf16")
+VARIANTS = ("baseline", "fp32", "bf16", "bf16-fast", "fp32-stock", "bf16-stock", "compiled",
+            "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast")
 
 
 def stock_layers(model: torch.nn.Module) -> torch.nn.Module:
     """Undo this package's training kernels (``motiflens.ops``) in ``model``: unfused batch norm
     + pool, ``nn.Dropout`` masks (``bernoulli_``) - the "before" of that optimisation."""
-    from motiflens.ops import Dropout
-
     for module in model.modules():
         if hasattr(module, "fuse_bn_pool"):
             module.fuse_bn_pool = False
-        if isinstance(module, Dropout):
-            module.__class__ = torch.nn.Dropout
-    return model
+    return set_dropout_masks(model, "bernoulli")
 GROUP = 5
 
 
@@ -142,10 +141,13 @@ def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device:
         baseline_epoch(model, opt, Xt[:n_warm], Yt[:n_warm], batch_size, generator=gen)
         return (lambda: baseline_epoch(model, opt, Xt, Yt, batch_size, generator=gen),
                 time.perf_counter() - t0, 1)
-    if variant in ("fp32", "bf16", "fp32-stock", "bf16-stock", "compiled", "compiled-bf16"):
+    masks = "fast" if variant.endswith("-fast") else "bernoulli"
+    if variant in ("fp32", "bf16", "bf16-fast", "fp32-stock", "bf16-stock", "compiled",
+                   "compiled-bf16"):
         config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
-                                          precision="bf16" if "bf16" in variant else "fp32")
-        model = build_model(spec, seed=0).to(device)
+                                          precision="bf16" if "bf16" in variant else "fp32",
+                                          dropout_masks=masks)
+        model = set_dropout_masks(build_model(spec, seed=0).to(device), masks)
         if variant.endswith("-stock"):
             stock_layers(model)
         opt = make_optimizer(model.parameters(), config, device)
@@ -156,15 +158,17 @@ def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device:
         batches = _Batches(X, Y, batch_size, config.stream_chunk, device)
         return (lambda: _train_epoch(model, opt, batches, gen, weights, config, 1, False,
                                      forward=forward), time.perf_counter() - t0, 1)
-    if variant in ("vec5", "vec5-bf16"):
+    if variant in ("vec5", "vec5-bf16", "vec5-bf16-fast"):
         config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
-                                          precision="bf16" if variant.endswith("bf16") else "fp32")
+                                          precision="bf16" if "bf16" in variant else "fp32",
+                                          dropout_masks=masks)
         states = [build_model(spec, seed=s).state_dict() for s in range(GROUP)]
         trials = [types.SimpleNamespace(shuffle=torch.Generator().manual_seed(s))
                   for s in range(GROUP)]
         model = VectorizedCNN.from_states(
             spec, states, [torch.Generator().manual_seed(100 + s) for s in range(GROUP)]
         ).to(device)
+        model.dropout_masks = masks
         if device.type != "cpu":
             model.generators = None  # draw masks from the device RNG
         opt = make_optimizer(model.stacked_parameters(), config, device)

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from motiflens.ops import (Dropout, batch_norm_max_pool, can_fuse_pool, dropout, keep_mask,
-                           keep_threshold)
+                           keep_threshold, set_dropout_masks)
 
 
 def _stock(x, bn, size):
@@ -106,7 +106,7 @@ def test_dropout_scales_kept_values_and_zeroes_the_rest():
 
 
 def test_dropout_module_is_identity_in_eval_and_seeded_by_global_rng():
-    layer = Dropout(0.5)
+    layer = set_dropout_masks(nn.Sequential(Dropout(0.5)), "fast")[0]
     x = torch.randn(8, 16)
     layer.eval()
     assert torch.equal(layer(x), x)
@@ -117,33 +117,17 @@ def test_dropout_module_is_identity_in_eval_and_seeded_by_global_rng():
     b = layer(x)
     assert torch.equal(a, b)
     assert ((a == 0) | torch.isclose(a, 2 * x)).all()
+    torch.manual_seed(5)
+    assert torch.equal(a, x * keep_mask(x.shape, 0.5).float() * 2)
     assert isinstance(layer, nn.Dropout)
 
 
-def test_batch_norm_max_pool_with_a_trial_axis_equals_each_trial_on_its_own():
-    torch.manual_seed(3)
-    x = torch.randn(3, 5, 4, 20, dtype=torch.float64)  # (T, N, C, L)
-    grad = torch.randn(3, 5, 4, 4, dtype=torch.float64)
-    w = torch.randn(3, 4, dtype=torch.float64)
-    w[1, 2] = -abs(w[1, 2])
-    b = torch.randn(3, 4, dtype=torch.float64)
-    rm, rv = torch.zeros(3, 4, dtype=torch.float64), torch.ones(3, 4, dtype=torch.float64)
-    weight, bias = w.clone().reshape(-1).requires_grad_(), b.clone().reshape(-1).requires_grad_()
-    xg = x.clone().requires_grad_()
-    out = batch_norm_max_pool(xg, None, 5, weight=weight, bias=bias, running_mean=rm.view(-1),
-                              running_var=rv.view(-1), momentum=0.1, eps=1e-3)
-    out.backward(grad)
-    for t in range(3):
-        bn = nn.BatchNorm1d(4, eps=1e-3, momentum=0.1).double()
-        with torch.no_grad():
-            bn.weight.copy_(w[t])
-            bn.bias.copy_(b[t])
-        xt = x[t].clone().requires_grad_()
-        ref = _stock(xt, bn, 5)
-        ref.backward(grad[t])
-        torch.testing.assert_close(out[t], ref)
-        torch.testing.assert_close(xg.grad[t], xt.grad)
-        torch.testing.assert_close(weight.grad.view(3, 4)[t], bn.weight.grad)
-        torch.testing.assert_close(bias.grad.view(3, 4)[t], bn.bias.grad)
-        torch.testing.assert_close(rm[t], bn.running_mean)
-        torch.testing.assert_close(rv[t], bn.running_var)
+def test_dropout_module_defaults_to_exactly_nn_dropout():
+    x = torch.randn(8, 16)
+    torch.manual_seed(6)
+    ours = Dropout(0.3).train()(x)
+    torch.manual_seed(6)
+    stock = nn.Dropout(0.3).train()(x)
+    assert torch.equal(ours, stock)
+    with pytest.raises(ValueError, match="valid: bernoulli, fast"):
+        set_dropout_masks(nn.Sequential(Dropout(0.1)), "philox")

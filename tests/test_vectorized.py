@@ -22,11 +22,15 @@ def two_layer_spec() -> ModelSpec:
                      n_outputs=1, input_length=LENGTH)
 
 
-def test_forward_equals_the_single_models_including_dropout_masks():
+@pytest.mark.parametrize("masks", ["bernoulli", "fast"])
+def test_forward_equals_the_single_models_including_dropout_masks(masks):
+    from motiflens.ops import set_dropout_masks
+
     torch.manual_seed(0)
     spec = two_layer_spec()
-    singles = [build_model(spec, seed=s) for s in SEEDS]
+    singles = [set_dropout_masks(build_model(spec, seed=s), masks) for s in SEEDS]
     model = VectorizedCNN.from_states(spec, [m.state_dict() for m in singles])
+    model.dropout_masks = masks
     x = torch.randn(len(SEEDS), 10, 4, LENGTH)
     model.generators = [torch.Generator().manual_seed(100 + t) for t in range(len(SEEDS))]
     out = model(x)
@@ -64,10 +68,11 @@ def test_gradients_of_one_trial_do_not_depend_on_the_others():
     assert not torch.allclose(grads[0][first][2], grads[1][first][2])
 
 
-def test_group_matches_single_runs_and_writes_the_same_layout(tmp_path):
+@pytest.mark.parametrize("masks", ["bernoulli", "fast"])
+def test_group_matches_single_runs_and_writes_the_same_layout(tmp_path, masks):
     data = planted_dataset()
     spec = two_layer_spec()
-    configs = [fast_config(seed=s, max_epochs=4) for s in SEEDS]
+    configs = [fast_config(seed=s, max_epochs=4, dropout_masks=masks) for s in SEEDS]
     dirs = [tmp_path / "vec" / f"trial-{i}" for i in range(len(SEEDS))]
     results = train_trials(spec, data, configs, dirs, progress=False)
     for config, out, result in zip(configs, dirs, results):

@@ -6,7 +6,8 @@ fast (bf16): the dropout masks and the full-length batch norm + max-pool of each
 - :func:`keep_mask` draws dropout masks from 16 random bits per element, taken four at a time
   from 64-bit draws of the generator: ~4x cheaper than ``Tensor.bernoulli_`` (one Mersenne
   Twister draw and a float comparison per element). The keep probability is ``1 - p`` rounded
-  to a multiple of 2**-16 (0.9 -> 0.899994).
+  to a multiple of 2**-16 (0.9 -> 0.899994). Opt-in (``TrainConfig(dropout_masks="fast")``):
+  other masks mean other numbers than a run made with the default ``bernoulli_`` masks.
 - :func:`batch_norm_max_pool` is batch norm (training mode, batch statistics) followed by a
   non-overlapping max-pool, computed on the pooled tensor. Batch norm is a per-channel affine
   map ``y = s_c x + t_c`` once the batch statistics are known, so ``max_window(y)`` equals
@@ -19,7 +20,7 @@ fast (bf16): the dropout masks and the full-length batch norm + max-pool of each
   the batch-norm backward over both. The gradient goes to the first extreme of each window, as
   ``max_pool1d`` sends it.
 
-Both are used only in training mode; evaluation and filter interpretation run the stock layers,
+Both are used only in training mode (the fused batch norm + pool by default); evaluation and filter interpretation run the stock layers,
 so hooks see every position.
 """
 
@@ -79,19 +80,34 @@ def dropout(x: torch.Tensor, p: float, generator: torch.Generator | None = None
     return x * keep_mask(x.shape, 1.0 - p, generator, x.device).to(x.dtype).mul_(scale)
 
 
-class Dropout(nn.Dropout):
-    """``nn.Dropout`` whose CPU training masks come from :func:`keep_mask` (4x cheaper).
+DROPOUT_MASKS = ("bernoulli", "fast")
 
-    On other devices, and in eval mode, it is ``nn.Dropout``. Masks are drawn from the global
-    CPU generator, so ``torch.manual_seed`` fixes them.
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that can draw its CPU training masks from :func:`keep_mask` (4x cheaper).
+
+    ``masks = "bernoulli"`` (default) is exactly ``nn.Dropout``; ``"fast"`` uses
+    :func:`keep_mask` on the CPU (other devices, and eval mode, are ``nn.Dropout`` either way).
+    Masks are drawn from the global CPU generator, so ``torch.manual_seed`` fixes them.
     """
 
+    masks: str = "bernoulli"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        if not self.training or self.p == 0:
-            return x
-        if x.device.type != "cpu" or self.inplace:
+        if self.masks != "fast" or not self.training or self.p == 0 \
+                or x.device.type != "cpu" or self.inplace:
             return super().forward(x)
         return dropout(x, self.p)
+
+
+def set_dropout_masks(model: nn.Module, masks: str) -> nn.Module:
+    """Set how every :class:`Dropout` of ``model`` draws its masks (see ``DROPOUT_MASKS``)."""
+    if masks not in DROPOUT_MASKS:
+        raise ValueError(f"dropout masks: unknown {masks!r}; valid: {', '.join(DROPOUT_MASKS)}")
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.masks = masks
+    return model
 
 
 class _BatchNormMaxPool(torch.autograd.Function):
@@ -211,5 +227,5 @@ def can_fuse_pool(size: int, stride: int, length: int) -> bool:
     return size > 1 and size == stride and length % size == 0
 
 
-__all__ = ["Dropout", "batch_norm_max_pool", "can_fuse_pool", "dropout", "keep_mask",
-           "keep_threshold"]
+__all__ = ["DROPOUT_MASKS", "Dropout", "batch_norm_max_pool", "can_fuse_pool", "dropout",
+           "keep_mask", "keep_threshold", "set_dropout_masks"]

@@ -61,6 +61,7 @@ from motiflens import _io
 from motiflens.errors import ConfigError, FormatError
 from motiflens.metrics import AUPR_METHODS, binary_cross_entropy, classification_metrics
 from motiflens.models import ModelSpec, build_model, count_parameters, model_spec, spec_from_dict
+from motiflens.ops import DROPOUT_MASKS, set_dropout_masks
 
 __all__ = [
     "PROTOCOLS",
@@ -131,6 +132,10 @@ class TrainConfig:
         ``torch.autocast`` (weights, optimizer state, batch-norm statistics and evaluation stay
         fp32; ``"fp16"`` is CUDA only and uses a gradient scaler). ``"bf16"`` needs a CPU with
         AVX512-BF16/AMX (or a GPU with bf16) to be faster; see ``benchmarks/train_speed.py``.
+    dropout_masks : {"bernoulli", "fast"}
+        How CPU training draws dropout masks: ``"bernoulli"`` (``nn.Dropout``, default) or
+        ``"fast"`` (``motiflens.ops.keep_mask``: 16-bit random words, ~4x cheaper, keep
+        probability rounded to 2**-16; statistically the same, numerically other masks).
     compile : bool
         Train through ``torch.compile(model)`` (fused elementwise kernels). Compilation costs
         tens of seconds per model on a small CPU: worth it for long runs of big models only.
@@ -157,6 +162,7 @@ class TrainConfig:
     deterministic: bool = True
     precision: str = "fp32"
     compile: bool = False
+    dropout_masks: str = "bernoulli"
 
     @classmethod
     def for_protocol(cls, name: str = "paper", **overrides: Any) -> "TrainConfig":
@@ -221,6 +227,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(
                 f"precision: unknown {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if self.dropout_masks not in DROPOUT_MASKS:
+            raise ConfigError(f"dropout_masks: unknown {self.dropout_masks!r}; valid: "
+                              f"{', '.join(DROPOUT_MASKS)}")
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile: expected true or false, got {self.compile!r}")
         device = resolve_device(self.device)
@@ -652,6 +661,7 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
     with _torch_state(config, device):
         torch.manual_seed(dropout_seed)
         model = build_model(spec, generator=torch.Generator().manual_seed(init_seed)).to(device)
+        set_dropout_masks(model, config.dropout_masks)
         n_params = count_parameters(model)
         optimizer = make_optimizer(model.parameters(), config, device)
         scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None

@@ -109,6 +109,7 @@ class VectorizedCNN(nn.Module):
             raise ConfigError(f"trials: expected >= 1, got {k}")
         self.spec, self.k = spec, int(k)
         self.generators = list(generators) if generators is not None else None
+        self.dropout_masks = "bernoulli"  # or "fast": see TrainConfig.dropout_masks
         #: "auto" (grouped on accelerators, per trial on the CPU), "grouped" or "loop".
         self.conv_impl = "auto"
         with torch.random.fork_rng(devices=[]):
@@ -225,8 +226,9 @@ class VectorizedCNN(nn.Module):
         """Inverted dropout with each trial's mask drawn from its own generator.
 
         ``h`` holds the trials along ``trial_dim`` (0: ``(k, B, D)``; 1: ``(B, k * F, L)``);
-        trial t's mask has the single model's shape and is drawn as ``motiflens.ops.Dropout``
-        draws it on the CPU (``keep_mask``, then ``* 1 / (1 - p)`` in ``h``'s dtype).
+        trial t's mask has the single model's shape and dtype and is drawn as the single model
+        draws it on the CPU: ``bernoulli_(1 - p)`` then ``/ (1 - p)`` (``nn.Dropout``), or with
+        ``dropout_masks = "fast"`` ``keep_mask`` then ``* 1 / (1 - p)`` (``motiflens.ops``).
         """
         if not self.training or p == 0:
             return h
@@ -237,12 +239,17 @@ class VectorizedCNN(nn.Module):
             shape = h.shape[1:]
         else:
             shape = (h.shape[0], h.shape[1] // k, *h.shape[2:])
-        masks = [keep_mask(shape, 1 - p, g, h.device) for g in self.generators]
+        if self.dropout_masks == "fast":
+            masks = [keep_mask(shape, 1 - p, g, h.device).to(h.dtype) for g in self.generators]
+        else:
+            masks = [torch.empty(shape, dtype=h.dtype, device=h.device).bernoulli_(
+                1 - p, generator=g) for g in self.generators]
         mask = torch.stack(masks, dim=trial_dim)
         if trial_dim == 1:
             mask = mask.reshape(h.shape)
-        scale = torch.tensor(1.0 / (1.0 - p), dtype=h.dtype, device=h.device)
-        return h * mask.to(h.dtype).mul_(scale)
+        if self.dropout_masks == "fast":
+            return h * mask.mul_(torch.tensor(1.0 / (1.0 - p), dtype=h.dtype, device=h.device))
+        return h * mask.div_(1 - p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(k, B, n_outputs)`` of every trial."""
@@ -516,6 +523,7 @@ def _build_group(spec: ModelSpec, trials: list[_Trial], device: torch.device
                  ) -> tuple[VectorizedCNN, torch.optim.Optimizer]:
     model = VectorizedCNN.from_states(spec, [t.model_state for t in trials]).to(device)
     model.generators = _generators(trials, device)
+    model.dropout_masks = trials[0].config.dropout_masks
     optimizer = make_optimizer(model.stacked_parameters(), trials[0].config, device)
     _stack_optimizer(optimizer, model.stacked_parameters(), [t.optimizer_state for t in trials])
     return model, optimizer
@@ -553,6 +561,7 @@ def _shrink(spec: ModelSpec, model: VectorizedCNN, optimizer: torch.optim.Optimi
     small = VectorizedCNN(spec, len(keep)).to(device)
     small.load_stacked(stacked)
     small.generators = generators
+    small.dropout_masks = model.dropout_masks
     new_opt = make_optimizer(small.stacked_parameters(), remaining[0].config, device)
     for old, new in zip(old_params, small.stacked_parameters()):
         st = optimizer.state.get(old)
