@@ -5,8 +5,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from motiflens import _numba
 from motiflens.ops import (Dropout, batch_norm_max_pool, can_fuse_pool, dropout, keep_mask,
-                           keep_threshold, set_dropout_masks)
+                           keep_threshold, set_dropout_masks, window_extrema)
 
 
 def _stock(x, bn, size):
@@ -131,3 +132,63 @@ def test_dropout_module_defaults_to_exactly_nn_dropout():
     assert torch.equal(ours, stock)
     with pytest.raises(ValueError, match="valid: bernoulli, fast"):
         set_dropout_masks(nn.Sequential(Dropout(0.1)), "philox")
+
+
+def _reference_extrema(windows, minimum):
+    """First max / first min of each window, by an explicit loop over windows."""
+    t, n, c, w, _ = windows.shape
+    values = torch.empty(t, n, c, w, dtype=torch.float64)
+    index = torch.empty(t, n, c, w, dtype=torch.int64)
+    for g in range(t):
+        for ch in range(c):
+            for i in range(n):
+                for j in range(w):
+                    row = windows[g, i, ch, j].double().tolist()
+                    best = min(row) if minimum[g, ch] else max(row)
+                    index[g, i, ch, j] = row.index(best)  # first occurrence
+                    values[g, i, ch, j] = best
+    return values, index
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_window_extrema_picks_the_first_extreme_of_each_window(dtype, use_numba, monkeypatch):
+    if use_numba and not _numba.enabled():
+        pytest.skip("numba not available")
+    if not use_numba:
+        monkeypatch.setattr(_numba, "kernel", lambda: None)
+    gen = torch.Generator().manual_seed(3)
+    # Small integers: many ties inside windows, where the first position must win.
+    windows = torch.randint(-3, 4, (2, 5, 4, 3, 6), generator=gen).to(dtype)
+    minimum = torch.tensor([[True, False, False, True], [False, False, True, False]])
+    values, index = window_extrema(windows, minimum)
+    ref_values, ref_index = _reference_extrema(windows, minimum)
+    assert torch.equal(index, ref_index)
+    assert torch.equal(values.double(), ref_values)
+    assert values.shape == index.shape == (2, 5, 4, 3)
+
+
+def test_fused_pool_gradients_are_the_same_with_and_without_numba(monkeypatch):
+    if not _numba.enabled():
+        pytest.skip("numba not available")
+    torch.manual_seed(4)
+    x = torch.randn(8, 6, 40).round(decimals=1)  # ties: the gradient goes to the first one
+    grads, outs = [], []
+    for kernel in (_numba.kernel(), None):
+        monkeypatch.setattr(_numba, "kernel", lambda k=kernel: k)
+        bn = _pair(6, torch.float32)[0]
+        xi = x.clone().requires_grad_()
+        out = batch_norm_max_pool(xi, bn, 8)
+        out.backward(torch.ones_like(out))
+        outs.append(out.detach())
+        grads.append((xi.grad, bn.weight.grad, bn.bias.grad))
+    assert torch.equal(outs[0], outs[1])
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
+
+
+def test_numba_can_be_switched_off_by_environment(monkeypatch):
+    monkeypatch.setenv("MOTIFLENS_NUMBA", "0")
+    monkeypatch.setattr(_numba, "_kernel", None)
+    monkeypatch.setattr(_numba, "_failed", False)
+    assert _numba.kernel() is None and not _numba.enabled()

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from motiflens import _numba
+
 _BITS = 1 << 16
 
 
@@ -110,6 +112,55 @@ def set_dropout_masks(model: nn.Module, masks: str) -> nn.Module:
     return model
 
 
+def window_extrema(windows: torch.Tensor, minimum: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """First maximum of each window, or first minimum in the channels flagged ``minimum``.
+
+    Parameters
+    ----------
+    windows : (T, N, C, W, S) tensor
+        ``W`` windows of ``S`` positions per (group, sequence, channel).
+    minimum : (T, C) bool tensor
+        Channels whose windows take the minimum instead of the maximum.
+
+    Returns
+    -------
+    extreme : (T, N, C, W) tensor
+        The selected values: ``windows``' dtype, or float32 for bfloat16/float16 windows on
+        the CPU with numba (the same values, exactly).
+    index : (T, N, C, W) int64 tensor
+        Position of the selected value in its window (the first one on ties, as
+        ``Tensor.max(dim)`` and ``max_pool1d`` pick it).
+
+    On the CPU the numba kernel of :mod:`motiflens._numba` is used when available (one pass,
+    ~3x faster than PyTorch's max-with-indices); otherwise, and on other devices, PyTorch.
+    """
+    if windows.device.type == "cpu":
+        kernel = _numba.kernel()
+        if kernel is not None:
+            return _window_extrema_numba(kernel, windows.detach(), minimum)
+    extreme, index = windows.max(dim=-1)
+    if bool(minimum.any()):
+        groups, channels = minimum.nonzero(as_tuple=True)
+        low, low_index = windows[groups, :, channels].min(dim=-1)
+        extreme[groups, :, channels] = low
+        index[groups, :, channels] = low_index
+    return extreme, index
+
+
+def _window_extrema_numba(kernel: Any, windows: torch.Tensor, minimum: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`window_extrema` through the compiled loop (float32/float64 arrays)."""
+    if windows.dtype not in (torch.float32, torch.float64):
+        windows = windows.float()  # bf16/fp16 -> fp32 is exact
+    windows = windows.contiguous()
+    extreme = torch.empty(windows.shape[:-1], dtype=windows.dtype)
+    index = torch.empty(windows.shape[:-1], dtype=torch.int64)
+    kernel(windows.numpy(), minimum.to("cpu", torch.bool).contiguous().numpy(),
+           extreme.numpy(), index.numpy())
+    return extreme, index
+
+
 class _BatchNormMaxPool(torch.autograd.Function):
     """See :func:`batch_norm_max_pool`."""
 
@@ -132,14 +183,7 @@ class _BatchNormMaxPool(torch.autograd.Function):
             var = torch.stack([v for _, v in stats]).to(acc)
             invstd = torch.rsqrt(var + eps)
             scale = weight.detach().to(acc).view(t, c) * invstd
-            windows = x.view(t, n, c, length // size, size)
-            extreme, index = windows.max(dim=-1)  # (T, N, C, L / size)
-            negative = scale < 0
-            if bool(negative.any()):
-                groups, channels = negative.nonzero(as_tuple=True)
-                low, low_index = windows[groups, :, channels].min(dim=-1)
-                extreme[groups, :, channels] = low
-                index[groups, :, channels] = low_index
+            extreme, index = window_extrema(x.view(t, n, c, length // size, size), scale < 0)
             shift = bias.detach().to(acc).view(t, c) - mean * scale
             out = torch.addcmul(shift.view(t, 1, c, 1), extreme.to(acc), scale.view(t, 1, c, 1))
         ctx.save_for_backward(x, weight, index, extreme, mean, invstd)
@@ -228,4 +272,4 @@ def can_fuse_pool(size: int, stride: int, length: int) -> bool:
 
 
 __all__ = ["DROPOUT_MASKS", "Dropout", "batch_norm_max_pool", "can_fuse_pool", "dropout",
-           "keep_mask", "keep_threshold", "set_dropout_masks"]
+           "keep_mask", "keep_threshold", "set_dropout_masks", "window_extrema"]
