@@ -124,3 +124,20 @@ def test_train_streams_from_disk_when_data_exceed_the_memory_budget(tmp_path, ca
     code, out, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
                               "--out", str(tmp_path / "run2")], capsys)
     assert code == 0 and "streaming" not in err
+
+
+def test_reproduce_passes_precision_and_fast_dropout_to_the_sweep(tmp_path, capsys, monkeypatch):
+    import motiflens.experiments.sweep as sweep
+
+    seen = {}
+
+    def fake_run(name, out, **kwargs):
+        seen.update(kwargs)
+        return Path(out)
+
+    monkeypatch.setattr(sweep, "run_experiment", fake_run)
+    args = ["reproduce", "table1", "--out", str(tmp_path / "s"), "--no-report"]
+    assert run_cli(args + ["--precision", "bf16", "--fast-dropout"], capsys)[0] == 0
+    assert seen["train"] == {"precision": "bf16", "dropout_masks": "fast"}
+    assert run_cli(args, capsys)[0] == 0
+    assert seen["train"] == {}  # nothing given: the experiment's own settings

@@ -300,3 +300,24 @@ def test_vectorized_sweep_same_layout_close_results_and_resumable(train_only, tm
 def test_vectorize_refuses_ray(tiny_yaml, tmp_path):
     with pytest.raises(ConfigError, match="--vectorize"):
         run_experiment(tiny_yaml, tmp_path / "x", trials=1, ray="local", vectorize=True)
+
+
+def test_command_line_train_overrides_are_recorded_and_checked_on_resume(train_only, tmp_path):
+    """reproduce --precision bf16 --fast-dropout: every trial trains with them, the sweep
+    records them, and resuming without them is refused (the results would mix settings)."""
+    definition, data, _ = train_only
+    out = tmp_path / "bf16"
+    overrides = {"precision": "bf16", "dropout_masks": "fast"}
+    run_experiment(definition, out, trials=1, epochs=1, progress=False, data=data,
+                   train=overrides)
+    config = json.loads((out / "runs" / "tiny-a" / "trial-0" / "config.json").read_text())
+    assert config["train_config"]["precision"] == "bf16"
+    assert config["train_config"]["dropout_masks"] == "fast"
+    settings = json.loads((out / "sweep.json").read_text())["settings"]
+    assert settings["train"]["precision"] == "bf16"
+    assert "bf16" in (out / "experiment.yaml").read_text()
+    with pytest.raises(ConfigError, match="other settings"):
+        run_experiment(definition, out, trials=1, epochs=1, progress=False, data=data)
+    with pytest.raises(ConfigError, match="precision"):
+        run_experiment(definition, tmp_path / "bad", trials=1, epochs=1, progress=False,
+                       data=data, train={"precision": "fp8"})

@@ -162,13 +162,23 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _reproduce_train_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """TrainConfig overrides given on the ``reproduce`` command line."""
+    overrides = {}
+    if args.precision:
+        overrides["precision"] = args.precision
+    if args.fast_dropout:
+        overrides["dropout_masks"] = "fast"
+    return overrides
+
+
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from motiflens.experiments.sweep import run_experiment
 
     out = run_experiment(
         args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
         epochs=args.epochs, sweep_seed=args.seed, data=args.data,
-        vectorize=args.vectorize,
+        vectorize=args.vectorize, train=_reproduce_train_overrides(args),
     )
     print(f"results in {out}")
     if not args.no_report:
@@ -329,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vectorize", action="store_true",
                    help="train the trials of each model together as one vectorised model "
                         "(same trial directories; faster on a GPU, several trials per GPU)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="training precision of every trial (default: the experiment's, fp32); "
+                        "recorded in the sweep settings")
+    p.add_argument("--fast-dropout", action="store_true",
+                   help="CPU dropout masks from 16-bit random words (cheaper; other masks than "
+                        "the default, so other numbers); recorded in the sweep settings")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(func=cmd_reproduce)
 

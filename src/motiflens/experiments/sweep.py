@@ -490,7 +490,7 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
                    workers: int = 1, ray: str | None = None, epochs: int | None = None,
                    sweep_seed: int = 0, data: str | Path | None = None, progress: bool = True,
                    cpus_per_trial: float = 1, gpus_per_trial: float | None = None,
-                   vectorize: bool = False) -> Path:
+                   vectorize: bool = False, train: dict[str, Any] | None = None) -> Path:
     """Run (or resume) every trial of an experiment and write its summary tables.
 
     Parameters
@@ -520,6 +520,11 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
         (:mod:`motiflens.vectorized`; one work item per model, several trials per GPU). The trial
         directories are the same as without it, and a sweep may be resumed either way; trial
         results agree with per-trial training up to floating-point rounding. Not with ``ray``.
+    train : dict or None
+        ``TrainConfig`` overrides applied on top of the experiment's ``train:`` block, e.g.
+        ``{"precision": "bf16", "dropout_masks": "fast"}``. They become part of the sweep's
+        recorded settings (``experiment.yaml``, ``sweep.json``): a sweep resumes only with the
+        same ones.
 
     Returns
     -------
@@ -536,6 +541,8 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     from motiflens.experiments.executors import make_executor
 
     experiment = load_experiment(name_or_yaml)
+    if train:
+        experiment = _with_train_overrides(experiment, train)
     if trials < 1:
         raise ConfigError(f"trials: expected >= 1, got {trials}")
     if epochs is not None and epochs < 1:
@@ -550,6 +557,15 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     with _sweep_lock(out):
         return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress,
                            vectorize)
+
+
+def _with_train_overrides(experiment: Experiment, train: dict[str, Any]) -> Experiment:
+    """``experiment`` with ``train`` merged into its ``train:`` block (checked as TrainConfig)."""
+    from motiflens.train import TrainConfig
+
+    merged = {**experiment.train, **train}
+    TrainConfig.for_protocol(experiment.protocol, **merged)  # ConfigError naming a bad key
+    return dataclasses.replace(experiment, train=merged)
 
 
 @contextlib.contextmanager
