@@ -9,6 +9,9 @@ set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
 - ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
 - ``bf16-fast`` / ``vec5-bf16-fast``: ``bf16`` / ``vec5-bf16`` with the opt-in 16-bit dropout
   masks (``TrainConfig(dropout_masks="fast")``);
+- ``bf16-torch`` / ``vec5-bf16-torch``: ``bf16`` / ``vec5-bf16`` without the numba kernels
+  (window max/min of the fused batch norm + pool, overlapping max-pool): PyTorch's
+  ``max(dim)`` / ``max_pool1d`` instead - the "before" of those kernels;
 - ``fp32-stock`` / ``bf16-stock``: ``fp32`` / ``bf16`` with the stock batch norm and pooling
   layers instead of the fused batch norm + max-pool of ``motiflens.ops``: the "before" of that
   optimisation;
@@ -52,6 +55,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_loop import baseline_epoch, make_baseline  # noqa: E402
 
+from motiflens import _numba  # noqa: E402
 from motiflens.models import MODEL_NAMES, ModelSpec, build_model, model_spec  # noqa: E402
 from motiflens.ops import set_dropout_masks  # noqa: E402
 from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_epoch,  # noqa: E402
@@ -59,8 +63,9 @@ from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_e
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
 from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
 
-VARIANTS = ("baseline", "fp32", "bf16", "bf16-fast", "fp32-stock", "bf16-stock", "compiled",
-            "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast")
+VARIANTS = ("baseline", "fp32", "bf16", "bf16-fast", "bf16-torch", "fp32-stock", "bf16-stock",
+            "compiled", "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast",
+            "vec5-bf16-torch")
 
 
 def stock_layers(model: torch.nn.Module) -> torch.nn.Module:
@@ -132,6 +137,16 @@ def random_onehot(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.nd
 def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device: torch.device,
             batch_size: int, warmup: int) -> tuple[Callable[[], None], float, int]:
     """(run one epoch, seconds of set-up incl. warm-up/compilation, trials per epoch)."""
+    if variant.endswith("-torch"):  # the same variant with the numba kernels switched off
+        with _numba.disabled():
+            run, setup, trials = _runner(variant[:-len("-torch")], spec, X, Y, device,
+                                         batch_size, warmup)
+
+        def without_numba() -> None:
+            with _numba.disabled():
+                run()
+
+        return without_numba, setup, trials
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(0)
     n_warm = warmup * batch_size

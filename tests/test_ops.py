@@ -192,3 +192,50 @@ def test_numba_can_be_switched_off_by_environment(monkeypatch):
     monkeypatch.setattr(_numba, "_kernel", None)
     monkeypatch.setattr(_numba, "_failed", False)
     assert _numba.kernel() is None and not _numba.enabled()
+
+
+@pytest.mark.parametrize("length,size,stride", [(200, 50, 2), (200, 3, 1), (17, 4, 3),
+                                                (40, 7, 5), (10, 12, 2)])
+def test_sliding_max_pool_equals_max_pool1d_on_the_padded_input(length, size, stride):
+    from motiflens.models import SamePadMaxPool1d
+
+    if _numba.pool_kernel() is None:
+        pytest.skip("numba not available")
+    pool = SamePadMaxPool1d(size, stride)
+    left, right = pool.padding(length)
+    gen = torch.Generator().manual_seed(length + size)
+    # Rounded values: ties inside and across overlapping windows.
+    x = torch.randn(3, 4, length, generator=gen, dtype=torch.float64).round(decimals=0)
+    grad = torch.randn(3, 4, -(-length // stride), generator=gen, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = pool(xa)
+    ref = F.max_pool1d(F.pad(xb, (left, right), value=float("-inf")), size, stride)
+    out.backward(grad)
+    ref.backward(grad)
+    assert torch.equal(out, ref)
+    assert torch.equal(xa.grad, xb.grad)
+    # bf16: the same values; the gradients are summed in fp32 and rounded once (max_pool1d
+    # sums them in bf16), so they equal the fp64 sums of the bf16 gradients, rounded.
+    xh, xd = x.bfloat16().requires_grad_(), x.clone().requires_grad_()
+    assert torch.equal(pool(xh), ref.detach().bfloat16())
+    pool(xh).backward(grad.bfloat16())
+    F.max_pool1d(F.pad(xd, (left, right), value=float("-inf")), size, stride).backward(
+        grad.bfloat16().double())
+    assert torch.equal(xh.grad, xd.grad.bfloat16())
+
+
+def test_same_pad_pool_falls_back_to_pytorch_without_numba(monkeypatch):
+    from motiflens.models import SamePadMaxPool1d
+
+    x = torch.randn(2, 3, 30)
+    expected = SamePadMaxPool1d(6, 2)(x)
+    monkeypatch.setattr(_numba, "pool_kernel", lambda: None)
+    assert torch.equal(SamePadMaxPool1d(6, 2)(x), expected)
+
+
+def test_numba_disabled_block_uses_pytorch_and_restores(monkeypatch):
+    if not _numba.enabled():
+        pytest.skip("numba not available")
+    with _numba.disabled():
+        assert _numba.kernel() is None and _numba.pool_kernel() is None
+    assert _numba.kernel() is not None and _numba.pool_kernel() is not None

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from motiflens.errors import ConfigError
-from motiflens.ops import Dropout, batch_norm_max_pool, can_fuse_pool
+from motiflens.ops import Dropout, batch_norm_max_pool, can_fuse_pool, sliding_max_pool
 
 __all__ = [
     "ConvBlockSpec",
@@ -292,6 +292,13 @@ class SamePadMaxPool1d(nn.Module):
         if self.size == 1 and self.stride == 1:
             return x
         left, right = self.padding(x.shape[-1])
+        if self.size != self.stride:
+            # Overlapping windows: a compiled prefix/suffix-maxima kernel on the CPU (same
+            # values and gradient as max_pool1d on the padded input, ~10-20x faster).
+            pooled = sliding_max_pool(x, self.size, self.stride, left,
+                                      same_pool_length(x.shape[-1], self.stride))
+            if pooled is not None:
+                return pooled
         if left or right:
             x = F.pad(x, (left, right), value=float("-inf"))
         if self.size == self.stride:

@@ -161,6 +161,55 @@ def _window_extrema_numba(kernel: Any, windows: torch.Tensor, minimum: torch.Ten
     return extreme, index
 
 
+class _SlidingMaxPool(torch.autograd.Function):
+    """See :func:`sliding_max_pool`."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, kernel: Any, size: int, stride: int, left: int,
+                n_out: int) -> torch.Tensor:
+        n, c, length = x.shape
+        rows = x.detach().reshape(n * c, length)
+        if rows.dtype not in (torch.float32, torch.float64):
+            rows = rows.float()  # bf16/fp16 -> fp32 is exact
+        rows = rows.contiguous()
+        out = torch.empty(n * c, n_out, dtype=rows.dtype)
+        index = torch.empty(n * c, n_out, dtype=torch.int64)
+        kernel(rows.numpy(), size, stride, left, out.numpy(), index.numpy())
+        ctx.save_for_backward(index)
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return out.view(n, c, n_out).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        (index,) = ctx.saved_tensors
+        n, c, length = ctx.shape
+        acc = torch.promote_types(grad_out.dtype, torch.float32)
+        grad = torch.zeros(n * c, length, dtype=acc)
+        # Overlapping windows may select the same position: their gradients add up.
+        grad.scatter_add_(1, index, grad_out.reshape(n * c, -1).to(acc))
+        return grad.view(n, c, length).to(ctx.dtype), None, None, None, None, None
+
+
+def sliding_max_pool(x: torch.Tensor, size: int, stride: int, left: int, n_out: int
+                     ) -> torch.Tensor | None:
+    """Max-pool of ``x (N, C, L)`` with windows of ``size`` every ``stride`` positions over
+    ``x`` padded with ``left`` ``-inf`` in front (and as many behind as the ``n_out`` windows
+    need): ``(N, C, n_out)``, the values and gradient of ``F.max_pool1d`` on the padded input
+    (the gradient goes to each window's first maximum; NaN is not propagated).
+
+    Uses the numba kernel of :mod:`motiflens._numba` (prefix/suffix maxima: a few comparisons
+    per position whatever the window, where ``max_pool1d`` makes ``size`` per output; bf16 is
+    ~20x faster); returns None where that kernel is not available (not on the CPU, numba
+    missing) so that the caller falls back to PyTorch.
+    """
+    if x.device.type != "cpu" or x.dim() != 3:
+        return None
+    kernel = _numba.pool_kernel()
+    if kernel is None:
+        return None
+    return _SlidingMaxPool.apply(x, kernel, int(size), int(stride), int(left), int(n_out))
+
+
 class _BatchNormMaxPool(torch.autograd.Function):
     """See :func:`batch_norm_max_pool`."""
 
@@ -272,4 +321,5 @@ def can_fuse_pool(size: int, stride: int, length: int) -> bool:
 
 
 __all__ = ["DROPOUT_MASKS", "Dropout", "batch_norm_max_pool", "can_fuse_pool", "dropout",
-           "keep_mask", "keep_threshold", "set_dropout_masks", "window_extrema"]
+           "keep_mask", "keep_threshold", "set_dropout_masks", "sliding_max_pool",
+           "window_extrema"]
