@@ -263,8 +263,12 @@ class _BatchNormMaxPool(torch.autograd.Function):
             grad_x = torch.stack([F.batch_norm(x[i], zeros, ones, a[i], b[i], False, 0.0, 0.0)
                                   for i in range(t)]) if t > 1 else \
                 F.batch_norm(x[0], zeros, ones, a[0], b[0], False, 0.0, 0.0).unsqueeze(0)
-            grad_x.view(t, n, c, length // ctx.size, ctx.size).scatter_add_(
-                4, index.unsqueeze(-1), (g * scale.view(shape)).to(x.dtype).unsqueeze(-1))
+            # Windows do not overlap: each selected position gets exactly one addition, made
+            # on the selected elements only (scatter_add_ would convert all of a bf16 grad_x
+            # to fp32 and back).
+            flat = index.reshape(-1) + torch.arange(0, grad_x.numel(), ctx.size)
+            pooled = (g * scale.view(shape)).to(x.dtype).reshape(-1)
+            grad_x.view(-1).index_put_((flat,), grad_x.view(-1)[flat] + pooled)
         grad_weight = grad_weight.reshape(-1).to(weight.dtype) \
             if ctx.needs_input_grad[1] else None
         grad_bias = grad_bias.reshape(-1).to(weight.dtype) if ctx.needs_input_grad[2] else None
