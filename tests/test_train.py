@@ -317,3 +317,22 @@ def test_same_pool_fast_path_equals_max_pool1d():
         out.backward(g)
         ref.backward(g)
         assert torch.equal(x.grad, ref_in.grad)
+
+
+def test_numba_kernels_do_not_change_training_results(tmp_path):
+    """The compiled window max/min and overlapping pool pick the same positions as PyTorch's
+    ops, so a run is the same number for number with or without numba (fp32, CPU)."""
+    from motiflens import _numba
+
+    if not _numba.enabled():
+        pytest.skip("numba not available")
+    spec = ModelSpec("pools", [ConvBlockSpec(8, 7, 4, dropout=0.1),      # fused BN + pool
+                               ConvBlockSpec(6, 3, 6, pool_stride=2)],   # overlapping pool
+                     dense=8, n_outputs=1, input_length=LENGTH)
+    ds = planted_dataset()
+    a = train(spec, ds, fast_config(max_epochs=2), tmp_path / "a", progress=False)
+    with _numba.disabled():
+        b = train(spec, ds, fast_config(max_epochs=2), tmp_path / "b", progress=False)
+    _assert_same_state(_state(tmp_path / "a" / "last.pt")["model"],
+                       _state(tmp_path / "b" / "last.pt")["model"])
+    assert a["test"]["auroc"] == b["test"]["auroc"]
