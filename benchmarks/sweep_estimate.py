@@ -19,7 +19,8 @@ optimistic). Interpretation (Tomtom) and data simulation are not included.
 
 Usage::
 
-    python benchmarks/sweep_estimate.py [--experiment table1] [--trials 5] [--results results/table1]
+    python benchmarks/sweep_estimate.py [--experiment table1] [--trials 5]
+        [--results results/table1 [results/table1-code ...]]
         [--variants baseline fp32 bf16 vec5 vec5-bf16] [--models CNN-1 CNN-25] [--threads 1]
 """
 
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default="table1")
     parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--results", type=Path, help="sweep directory with runs/*/trial-*/history.tsv")
+    parser.add_argument("--results", type=Path, nargs="+",
+                        help="sweep directories with runs/*/trial-*/history.tsv (one projection "
+                             "per directory, from the same epoch-time measurements)")
     parser.add_argument("--default-epochs", type=int, default=100)
     parser.add_argument("--variants", nargs="+", default=["baseline", "fp32", "bf16", "vec5",
                                                           "vec5-bf16"], choices=VARIANTS)
@@ -102,35 +105,42 @@ def main(argv: list[str] | None = None) -> int:
         f"cpu, {torch.get_num_threads()} thread(s)"
     print(f"{experiment.name} x {args.trials} trials; device {device} ({where}); "
           f"torch {torch.__version__}; {time.strftime('%Y-%m-%d %H:%M')}; load {_load()}")
+    sources = list(args.results) if args.results else [None]
+    names = [str(r) if r else f"default {args.default_epochs}" for r in sources]
     print(f"fp32 matmul {matmul_flops(device) / 1e9:.1f} GFLOP/s; epochs from "
-          f"{args.results or f'default {args.default_epochs}'}; epoch times from {args.measure_n} "
-          f"sequences x {scale:.2f}\n")
-    header = f"{'model':<12}{'epochs':>8}{'valid s':>9}" + "".join(
+          f"{', '.join(names)}; epoch times from {args.measure_n} sequences x {scale:.2f}\n")
+    epoch_cols = "".join(f"{f'epochs{i + 1}':>9}" for i in range(len(sources)))
+    header = f"{'model':<12}{epoch_cols}{'valid s':>9}" + "".join(
         f"{v + ' s/ep':>15}" for v in args.variants)
     print(header)
     print("-" * len(header))
-    totals = {v: 0.0 for v in args.variants}
+    totals = [{v: 0.0 for v in args.variants} for _ in sources]
     for entry in entries:
         spec = build_spec(entry, 200, 12)
-        counts, partial = epoch_counts(args.results, entry.id, args.trials, args.default_epochs)
+        counts = [epoch_counts(r, entry.id, args.trials, args.default_epochs) for r in sources]
         times = measure_spec(spec, args.variants, X, Y, device, args.repeats)
         valid = valid_seconds(spec, args.n_valid, device)
         cells = ""
         for v in args.variants:
             per_epoch = times[v] * scale + valid
-            totals[v] += sum(counts) * per_epoch
+            for total, (trial_epochs, _) in zip(totals, counts):
+                total[v] += sum(trial_epochs) * per_epoch
             cells += f"{per_epoch:>15.2f}"
-        mark = "*" if partial else " "
-        print(f"{entry.id:<12}{statistics.mean(counts):>7.0f}{mark}{valid:>9.2f}{cells}",
-              flush=True)
+        epochs = "".join(f"{statistics.mean(c):>8.0f}{'*' if partial else ' '}"
+                         for c, partial in counts)
+        print(f"{entry.id:<12}{epochs}{valid:>9.2f}{cells}", flush=True)
     print("-" * len(header))
-    print(f"{'projected':<29}" + "".join(f"{t / 60:>13.1f} m" for t in totals.values()))
-    if args.workers > 1:
-        print(f"{f'/ {args.workers} workers':<29}" + "".join(
-            f"{t / 60 / args.workers:>13.1f} m" for t in totals.values()))
-    if "baseline" in totals:
-        print(f"{'vs baseline':<29}" + "".join(
-            f"{totals['baseline'] / t:>14.2f}x" for t in totals.values()))
+    width = 12 + 9 * len(sources) + 9
+    for i, (name, total) in enumerate(zip(names, totals)):
+        if len(sources) > 1:
+            print(f"epochs{i + 1}: {name}")
+        print(f"{'projected':<{width}}" + "".join(f"{t / 60:>13.1f} m" for t in total.values()))
+        if args.workers > 1:
+            print(f"{f'/ {args.workers} workers':<{width}}" + "".join(
+                f"{t / 60 / args.workers:>13.1f} m" for t in total.values()))
+        if "baseline" in total:
+            print(f"{'vs baseline':<{width}}" + "".join(
+                f"{total['baseline'] / t:>14.2f}x" for t in total.values()))
     return 0
 
 
