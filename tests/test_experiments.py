@@ -27,7 +27,7 @@ from motiflens.report.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, 
 
 
 def test_builtin_experiments_are_the_papers():
-    assert set(list_experiments()) == {"table1", "deeper-layers", "table2"}
+    assert set(list_experiments()) == {"table1", "table1-code", "deeper-layers", "table2"}
     table1 = load_experiment("table1")
     ids = [m.id for m in table1.models]
     for name in ("CNN-1", "CNN-2", "CNN-4", "CNN-10", "CNN-25", "CNN-50", "CNN-100", "CNN9-4",
@@ -36,6 +36,9 @@ def test_builtin_experiments_are_the_papers():
         assert name in ids
     assert table1.dataset.kind == "synthetic" and table1.protocol == "paper"
     assert all(m.layers == (1,) for m in table1.models)
+    code = load_experiment("table1-code")  # the same rows, trained as the authors' code did
+    assert code.protocol == "code" and code.models == table1.models
+    assert code.dataset == table1.dataset and code.interpret == table1.interpret
 
     deeper = load_experiment("deeper-layers")
     assert {m.id: m.layers for m in deeper.models} == {"CNN-1": (1, 2), "CNN-1-1-100": (1, 2, 3)}

@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")
-    p.add_argument("experiment", help="table1, deeper-layers, table2, or a YAML file")
+    p.add_argument("experiment", help="table1, table1-code, deeper-layers, table2, or a YAML file")
     p.add_argument("--out", required=True)
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--workers", type=int, default=1)

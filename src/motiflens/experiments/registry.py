@@ -157,7 +157,8 @@ def _experiments_dir() -> Path:
 
 
 def list_experiments() -> list[str]:
-    """Names of the built-in experiments (``table1``, ``deeper-layers``, ``table2``)."""
+    """Names of the built-in experiments (``table1``, ``table1-code``, ``deeper-layers``,
+    ``table2``)."""
     names = [p.stem for p in sorted(_experiments_dir().glob("*.yaml"))]
     return [n for n in names if n not in _NOT_EXPERIMENTS]
 
