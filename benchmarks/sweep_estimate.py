@@ -10,6 +10,11 @@ marked ``*``) - and is ``--default-epochs`` (100, the paper protocol's maximum) 
 
 projected time = sum over trials of epochs x (train epoch + validation pass) / workers
 
+The ``floor`` line is the time the sweep's conv and linear FLOPs alone (as counted by
+``train_speed.py``) would take at the bf16 matmul rate measured in the same run, with nothing
+else (batch norm, pooling, dropout, optimizer, validation) costing anything: a hard lower bound
+for this machine.
+
 (``--workers``: trials run in that many single-threaded processes side by side, e.g. 2 on a
 2-core machine; the division assumes they do not slow each other down - an optimistic bound.)
 
@@ -36,7 +41,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_speed import VARIANTS, _load, matmul_flops, measure, random_onehot  # noqa: E402
+from train_speed import (VARIANTS, _load, apply_malloc, matmul_flops, measure,  # noqa: E402
+                         random_onehot, train_flops_per_sequence)
 
 from motiflens.experiments.registry import load_experiment  # noqa: E402
 from motiflens.experiments.sweep import build_spec  # noqa: E402
@@ -93,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1,
                         help="trials trained side by side (the projection divides by it)")
+    parser.add_argument("--malloc", choices=["default", "retain"], default="retain",
+                        help="glibc malloc for the run: 'retain' (as sweep workers run) or its "
+                             "defaults")
     args = parser.parse_args(argv)
+    malloc = apply_malloc(args.malloc)
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -107,14 +117,17 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}; {time.strftime('%Y-%m-%d %H:%M')}; load {_load()}")
     sources = list(args.results) if args.results else [None]
     names = [str(r) if r else f"default {args.default_epochs}" for r in sources]
-    print(f"fp32 matmul {matmul_flops(device) / 1e9:.1f} GFLOP/s; epochs from "
-          f"{', '.join(names)}; epoch times from {args.measure_n} sequences x {scale:.2f}\n")
+    peak_bf16 = matmul_flops(device, dtype=torch.bfloat16)
+    print(f"fp32 matmul {matmul_flops(device) / 1e9:.1f} GFLOP/s, bf16 {peak_bf16 / 1e9:.1f} "
+          f"GFLOP/s; malloc: {malloc}; epochs from {', '.join(names)}; epoch times from "
+          f"{args.measure_n} sequences x {scale:.2f}\n")
     epoch_cols = "".join(f"{f'epochs{i + 1}':>9}" for i in range(len(sources)))
     header = f"{'model':<12}{epoch_cols}{'valid s':>9}" + "".join(
         f"{v + ' s/ep':>15}" for v in args.variants)
     print(header)
     print("-" * len(header))
     totals = [{v: 0.0 for v in args.variants} for _ in sources]
+    flops = [0.0 for _ in sources]  # conv + linear FLOPs of the whole sweep's training
     for entry in entries:
         spec = build_spec(entry, 200, 12)
         counts = [epoch_counts(r, entry.id, args.trials, args.default_epochs) for r in sources]
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             for total, (trial_epochs, _) in zip(totals, counts):
                 total[v] += sum(trial_epochs) * per_epoch
             cells += f"{per_epoch:>15.2f}"
+        for i, (trial_epochs, _) in enumerate(counts):
+            flops[i] += sum(trial_epochs) * args.n * train_flops_per_sequence(spec)
         epochs = "".join(f"{statistics.mean(c):>8.0f}{'*' if partial else ' '}"
                          for c, partial in counts)
         print(f"{entry.id:<12}{epochs}{valid:>9.2f}{cells}", flush=True)
@@ -141,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         if "baseline" in total:
             print(f"{'vs baseline':<{width}}" + "".join(
                 f"{total['baseline'] / t:>14.2f}x" for t in total.values()))
+        floor = flops[i] / peak_bf16 / args.workers
+        print(f"floor: {flops[i] / 1e12:.0f} TFLOP of conv/linear training at the bf16 matmul "
+              f"rate = {floor / 60:.1f} m on {args.workers} worker(s) (no other work counted)")
     return 0
 
 

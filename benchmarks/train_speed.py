@@ -38,6 +38,12 @@ Usage::
 
     python benchmarks/train_speed.py [--models CNN-1 CNN-25] [--variants baseline fp32 bf16 vec5]
         [--threads 1] [--repeats 2] [--n 17500] [--compile] [--device auto]
+        [--malloc default|retain]
+
+``--malloc retain`` runs everything (the baseline too) with glibc malloc keeping freed memory
+for reuse, as ``motiflens train``/``reproduce`` and sweep workers do (``motiflens._malloc``):
+fewer page faults on the large activation tensors, measured in a separate run from the default
+(malloc settings are per process).
 """
 
 from __future__ import annotations
@@ -237,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--malloc", choices=["default", "retain"], default="default",
+                        help="glibc malloc for the whole run (every variant, the baseline "
+                             "too): its defaults, or 'retain' = freed memory kept for reuse, "
+                             "as `motiflens train`/`reproduce` and sweep workers set it "
+                             "(motiflens._malloc)")
     args = parser.parse_args(argv)
+    malloc = apply_malloc(args.malloc)
 
     for name in args.models:
         model_spec(name)  # ConfigError listing the valid names before any timing
@@ -253,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {device} ({where}); torch {torch.__version__}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()}")
     print(f"matmul {args.matmul_size}x{args.matmul_size}: fp32 {peak / 1e9:.1f} GFLOP/s, "
-          f"bf16 {peak_bf16 / 1e9:.1f} GFLOP/s")
+          f"bf16 {peak_bf16 / 1e9:.1f} GFLOP/s; malloc: {malloc}")
     print(f"{args.n} sequences x {args.length} nt, batch {args.batch_size}; best of "
           f"{args.repeats} rotation(s); vec5 = per trial of a 5-trial vectorised group\n")
     specs = [model_spec(name, input_length=args.length, n_outputs=Y.shape[1])
@@ -272,6 +284,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<12}{v:<11}{r['seconds']:>9.2f}{speed:>10}{r['flops'] / 1e9:>9.1f}"
                   f"{r['flops'] / peak:>10.1%}{r['setup_s']:>9.1f}", flush=True)
     return 0
+
+
+def apply_malloc(mode: str) -> str:
+    """Apply ``--malloc`` to this process; a description for the header."""
+    if mode == "retain":
+        from motiflens._malloc import retain_freed_memory
+
+        return "retain (freed memory reused)" if retain_freed_memory() else \
+            "glibc defaults (retain unavailable here)"
+    return "glibc defaults"
 
 
 def _load() -> str:

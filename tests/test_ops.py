@@ -168,6 +168,30 @@ def test_window_extrema_picks_the_first_extreme_of_each_window(dtype, use_numba,
     assert values.shape == index.shape == (2, 5, 4, 3)
 
 
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_window_extrema_orders_bf16_values_as_floats(use_numba, monkeypatch):
+    """bf16 windows: negative values, signed zeros (equal, so the first one wins), infinities
+    and values that differ in the last bit."""
+    if use_numba and not _numba.enabled():
+        pytest.skip("numba not available")
+    if not use_numba:
+        monkeypatch.setattr(_numba, "kernel", lambda: None)
+    gen = torch.Generator().manual_seed(5)
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), -1e-38, 1e-38,
+                            1.0078125, 1.0, -1.0078125, -1.0])
+    picks = torch.randint(0, len(special), (3, 6, 5, 4, 7), generator=gen)
+    windows = torch.where(torch.rand(picks.shape, generator=gen) < 0.5, special[picks],
+                          torch.randn(picks.shape, generator=gen) * 3).to(torch.bfloat16)
+    minimum = torch.rand(3, 5, generator=gen) < 0.5
+    values, index = window_extrema(windows, minimum)
+    ref_values, ref_index = _reference_extrema(windows, minimum)
+    assert torch.equal(index, ref_index)
+    assert torch.equal(values.double(), ref_values)
+    # the selected element itself, sign of zero included
+    chosen = torch.gather(windows, 4, index.unsqueeze(-1)).squeeze(-1)
+    assert torch.equal(torch.signbit(values), torch.signbit(chosen))
+
+
 def test_fused_pool_gradients_are_the_same_with_and_without_numba(monkeypatch):
     if not _numba.enabled():
         pytest.skip("numba not available")

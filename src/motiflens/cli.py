@@ -359,6 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], None] = args.func
+    if args.command in ("train", "reproduce"):
+        from motiflens._malloc import retain_freed_memory
+
+        retain_freed_memory()  # training processes reuse freed memory (fewer page faults)
     try:
         func(args)
     except MotiflensError as exc:

@@ -84,9 +84,13 @@ class LocalExecutor:
 
 
 def _init_worker(threads: int) -> None:
-    """Process-pool initializer: bound torch's intra-op threads so workers share the CPU fairly."""
+    """Process-pool initializer: bound torch's intra-op threads so workers share the CPU fairly,
+    and let malloc keep freed memory for reuse (:mod:`motiflens._malloc`)."""
     import torch
 
+    from motiflens._malloc import retain_freed_memory
+
+    retain_freed_memory()
     torch.set_num_threads(max(1, threads))
 
 
