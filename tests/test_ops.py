@@ -77,6 +77,26 @@ def test_batch_norm_max_pool_bf16_matches_fp32_reference_within_rounding():
     torch.testing.assert_close(out.float(), ref, atol=0.05, rtol=0.02)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_batch_norm_max_pool_backward_paths_agree_bit_for_bit(dtype, monkeypatch):
+    """The pooled gradient is added by scatter_add_ (short windows) or gather + index_put_
+    (long ones): both must give the same input gradient, rounding included, grouped too."""
+    from motiflens import ops
+
+    torch.manual_seed(3)
+    x = torch.randn(2, 6, 5, 40).to(dtype)  # (T, N, C, L): two groups
+    w = torch.tensor([1.5, -0.7, 0.2, -2.0, 1.0] * 2, requires_grad=True)
+    b = torch.randn(10, requires_grad=True)
+    grad = torch.randn(2, 6, 5, 10).to(dtype)
+    grads = []
+    for limit in (8, 0):
+        monkeypatch.setattr(ops, "_SCATTER_MAX_WINDOW", limit)
+        xi = x.clone().requires_grad_()
+        batch_norm_max_pool(xi, None, 4, weight=w, bias=b).backward(grad)
+        grads.append(xi.grad)
+    assert torch.equal(grads[0], grads[1])
+
+
 def test_batch_norm_max_pool_rejects_lengths_it_cannot_pool():
     bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match="multiple of 4"):

@@ -210,6 +210,12 @@ def sliding_max_pool(x: torch.Tensor, size: int, stride: int, left: int, n_out: 
     return _SlidingMaxPool.apply(x, kernel, int(size), int(stride), int(left), int(n_out))
 
 
+#: Largest pool window whose backward adds the pooled gradient with ``scatter_add_`` along the
+#: windows; longer ones use gather + ``index_put_`` (pool 2: 0.5 vs 3.5 ms, pool 100: 1.2 vs
+#: 0.2 ms for a (100, C, L) bf16 gradient on one core).
+_SCATTER_MAX_WINDOW = 8
+
+
 class _BatchNormMaxPool(torch.autograd.Function):
     """See :func:`batch_norm_max_pool`."""
 
@@ -263,12 +269,15 @@ class _BatchNormMaxPool(torch.autograd.Function):
             grad_x = torch.stack([F.batch_norm(x[i], zeros, ones, a[i], b[i], False, 0.0, 0.0)
                                   for i in range(t)]) if t > 1 else \
                 F.batch_norm(x[0], zeros, ones, a[0], b[0], False, 0.0, 0.0).unsqueeze(0)
-            # Windows do not overlap: each selected position gets exactly one addition, made
-            # on the selected elements only (scatter_add_ would convert all of a bf16 grad_x
-            # to fp32 and back).
-            flat = index.reshape(-1) + torch.arange(0, grad_x.numel(), ctx.size)
-            pooled = (g * scale.view(shape)).to(x.dtype).reshape(-1)
-            grad_x.view(-1).index_put_((flat,), grad_x.view(-1)[flat] + pooled)
+            # Windows do not overlap: each selected position gets exactly one addition, in
+            # x's dtype (the same result either way; which is faster depends on the window).
+            pooled = (g * scale.view(shape)).to(x.dtype)
+            if ctx.size <= _SCATTER_MAX_WINDOW:  # many small windows: scatter along them
+                grad_x.view(t, n, c, -1, ctx.size).scatter_add_(
+                    4, index.unsqueeze(-1), pooled.unsqueeze(-1))
+            else:  # few long windows: gather and put back the selected elements only
+                flat = index.reshape(-1) + torch.arange(0, grad_x.numel(), ctx.size)
+                grad_x.view(-1).index_put_((flat,), grad_x.view(-1)[flat] + pooled.reshape(-1))
         grad_weight = grad_weight.reshape(-1).to(weight.dtype) \
             if ctx.needs_input_grad[1] else None
         grad_bias = grad_bias.reshape(-1).to(weight.dtype) if ctx.needs_input_grad[2] else None
