@@ -126,6 +126,25 @@ def test_train_streams_from_disk_when_data_exceed_the_memory_budget(tmp_path, ca
     assert code == 0 and "streaming" not in err
 
 
+def test_train_threads_option_is_used_and_recorded(tmp_path, capsys):
+    import json
+
+    import torch
+
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "200", "--seed", "2"], capsys)[0] == 0
+    before = torch.get_num_threads()
+    code, _, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
+                            "--threads", "1", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train_config"]["num_threads"] == 1
+    assert torch.get_num_threads() == before  # restored after training
+    code, _, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
+                            "--threads", "0", "--out", str(tmp_path / "run0")], capsys)
+    assert code == 2 and "num_threads" in err
+
+
 def test_reproduce_passes_precision_and_fast_dropout_to_the_sweep(tmp_path, capsys, monkeypatch):
     import motiflens.experiments.sweep as sweep
 

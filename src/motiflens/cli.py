@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed, max_epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, device=args.device, lr=args.lr,
         precision=args.precision, compile=args.compile or None,
-        dropout_masks="fast" if args.fast_dropout else None,
+        dropout_masks="fast" if args.fast_dropout else None, num_threads=args.threads,
     ).items() if v is not None}
     config = TrainConfig.for_protocol(args.protocol, **overrides)
     result = train(spec, dataset, config, args.out, resume=not args.no_resume)
@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: auto)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default: torch's, one per core). When several "
+                        "trainings share the CPU give each at most its share: oversubscribed "
+                        "threads made two concurrent CNN-25 runs 6-25x slower per epoch")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                    help="training arithmetic (default fp32; bf16 autocast: CPUs with "
                         "AVX512-BF16/AMX and GPUs; fp16: CUDA only)")
