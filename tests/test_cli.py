@@ -145,6 +145,26 @@ def test_train_threads_option_is_used_and_recorded(tmp_path, capsys):
     assert code == 2 and "num_threads" in err
 
 
+def test_reproduce_passes_ray_resources_and_refuses_them_without_ray(tmp_path, capsys,
+                                                                      monkeypatch):
+    import motiflens.experiments.sweep as sweep
+
+    seen = {}
+
+    def fake_run(name, out, **kwargs):
+        seen.update(kwargs)
+        return Path(out)
+
+    monkeypatch.setattr(sweep, "run_experiment", fake_run)
+    args = ["reproduce", "table1", "--out", str(tmp_path / "s"), "--no-report",
+            "--gpus-per-trial", "0.25", "--cpus-per-trial", "2"]
+    assert run_cli(args + ["--ray", "auto"], capsys)[0] == 0
+    assert seen["gpus_per_trial"] == 0.25 and seen["cpus_per_trial"] == 2.0
+    seen.clear()
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "--ray" in err and not seen
+
+
 def test_reproduce_passes_precision_and_fast_dropout_to_the_sweep(tmp_path, capsys, monkeypatch):
     import motiflens.experiments.sweep as sweep
 

@@ -175,10 +175,16 @@ def _reproduce_train_overrides(args: argparse.Namespace) -> dict[str, str]:
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from motiflens.experiments.sweep import run_experiment
 
+    if not args.ray and (args.cpus_per_trial is not None or args.gpus_per_trial is not None):
+        raise ConfigError("--cpus-per-trial/--gpus-per-trial: Ray resources; they need --ray "
+                          "(local sweeps place trials with --workers)")
+    resources = {k: v for k, v in dict(cpus_per_trial=args.cpus_per_trial,
+                                       gpus_per_trial=args.gpus_per_trial).items()
+                 if v is not None}
     out = run_experiment(
         args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
         epochs=args.epochs, sweep_seed=args.seed, data=args.data,
-        vectorize=args.vectorize, train=_reproduce_train_overrides(args),
+        vectorize=args.vectorize, train=_reproduce_train_overrides(args), **resources,
     )
     print(f"results in {out}")
     if not args.no_report:
@@ -335,8 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", help="table1, table1-code, deeper-layers, table2, or a YAML file")
     p.add_argument("--out", required=True)
     p.add_argument("--trials", type=int, default=5)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes, each with cores / N torch threads (default 1). "
+                        "On a CPU, N = cores is fastest: single-threaded workers side by side "
+                        "do not slow each other down")
     p.add_argument("--ray", help="auto or a Ray cluster address")
+    p.add_argument("--cpus-per-trial", type=float,
+                   help="with --ray: CPUs Ray reserves per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float,
+                   help="with --ray: GPUs per trial; a fraction (0.25) places several trials "
+                        "per GPU (default: 1 if the cluster has GPUs, else 0)")
     p.add_argument("--epochs", type=int, help="override the maximum epochs")
     p.add_argument("--seed", type=int, default=0, help="sweep seed")
     p.add_argument("--data", help="dataset (required for table2)")
