@@ -165,6 +165,21 @@ def test_reproduce_passes_ray_resources_and_refuses_them_without_ray(tmp_path, c
     assert code == 2 and "--ray" in err and not seen
 
 
+@pytest.mark.parametrize("workers, hinted", [("1", True), ("2", False)])
+def test_reproduce_hints_at_workers_on_a_multicore_cpu(workers, hinted, tmp_path, capsys,
+                                                        monkeypatch):
+    import motiflens.cli as cli
+    import motiflens.experiments.sweep as sweep
+
+    monkeypatch.setattr(sweep, "run_experiment", lambda name, out, **kw: Path(out))
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(cli, "_cuda_available", lambda: False)
+    code, _, err = run_cli(["reproduce", "table1", "--out", str(tmp_path / "s"), "--no-report",
+                            "--workers", workers], capsys)
+    assert code == 0
+    assert ("--workers 4" in err) == hinted
+
+
 def test_reproduce_passes_precision_and_fast_dropout_to_the_sweep(tmp_path, capsys, monkeypatch):
     import motiflens.experiments.sweep as sweep
 
