@@ -4,8 +4,9 @@ A training step allocates and frees the same large activation tensors (megabytes
 and again. With glibc's defaults, blocks above the mmap threshold are fresh ``mmap`` pages each
 time and freed memory at the top of the heap goes back to the system, so every step pays page
 faults on first touch: measured here, converting a (100, 128, 200) bf16 tensor to fp32 took
-4-5 ms on fresh pages and 0.3-0.5 ms on reused ones, and CNN-1 trained ~1.35x faster per epoch
-(bf16, 1 thread) with freed memory kept for reuse (``benchmarks/train_speed.py --malloc``).
+4-5 ms on fresh pages and 0.3-0.5 ms on reused ones; a fresh ``motiflens train`` process
+trained CNN-1 5-13 % faster per epoch (1 / 2 threads, bf16) with freed memory kept for reuse
+(``benchmarks/concurrent_training.py``; small models within noise).
 
 :func:`retain_freed_memory` makes malloc serve every block from the heap (no per-block
 ``mmap``) and keep freed memory for reuse (trim only above 2 GiB free at the top). The process
