@@ -27,8 +27,11 @@ from motiflens.report.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, 
 
 
 def test_builtin_experiments_are_the_papers():
-    assert set(list_experiments()) == {"table1", "table1-code", "deeper-layers", "table2"}
-    table1 = load_experiment("table1")
+    assert set(list_experiments()) == {
+        "table1-paper-text", "table1-authors-code", "table1-code-protocol",
+        "deeper-layers-paper-text", "deeper-layers-authors-code", "table2"}
+    table1 = load_experiment("table1")  # earlier name of table1-paper-text
+    assert table1.name == "table1-paper-text" and table1.fidelity == "text"
     ids = [m.id for m in table1.models]
     for name in ("CNN-1", "CNN-2", "CNN-4", "CNN-10", "CNN-25", "CNN-50", "CNN-100", "CNN9-4",
                  "CNN9-25", "CNN3-2", "CNN3-50", "CNN-50-2", "CNN19-1-2", "CNN-25-60",
@@ -43,13 +46,23 @@ def test_builtin_experiments_are_the_papers():
     deeper = load_experiment("deeper-layers")
     assert {m.id: m.layers for m in deeper.models} == {"CNN-1": (1, 2), "CNN-1-1-100": (1, 2, 3)}
 
+    authors = load_experiment("table1-authors-code")  # every fidelity axis at the code's end
+    assert authors.models == table1.models and authors.protocol == "code"
+    assert authors.dataset.simulation == {"spacing": "code"}
+    assert (authors.interpret.mode, authors.interpret.db, authors.interpret.gt_list) == ("code", "paper", "code")
+    assert table1.dataset.simulation == {"spacing": "buffer"}
+    assert (table1.interpret.mode, table1.interpret.db, table1.interpret.gt_list) == ("paper", "JASPAR2016", "paper")
+    deeper_code = load_experiment("deeper-layers-authors-code")
+    assert deeper_code.models == deeper.models and deeper_code.protocol == "code"
+
     table2 = load_experiment("table2")
     assert table2.dataset.kind == "file" and table2.dataset.path is None
     assert [m.id for m in table2.models][:7] == [f"CNN-{p}" for p in (1, 2, 4, 10, 25, 50, 100)]
     assert "CNN-25-120" in [m.id for m in table2.models]
 
 
-@pytest.mark.parametrize("name", ["table1", "deeper-layers", "table2"])
+@pytest.mark.parametrize("name", ["table1", "deeper-layers", "table2", "table1-authors-code",
+                                  "deeper-layers-authors-code"])
 def test_every_builtin_model_builds_with_its_layers(name):
     experiment = load_experiment(name)
     for entry in experiment.models:
@@ -245,3 +258,29 @@ def test_tsv_and_markdown_writers(tmp_path):
     assert fmt_mean_sd(0.93) == "0.930" and fmt_mean_sd(None) == ""
     with pytest.raises(FormatError):
         read_tsv(tmp_path / "absent.tsv")
+
+
+def test_fidelity_fills_unset_axes_and_explicit_keys_win():
+    definition = {"name": "mix", "fidelity": "code", "models": ["CNN-4"],
+                  "dataset": {"simulation": {"spacing": "buffer"}}, "interpret": {"mode": "paper"}}
+    mixed = experiment_from_dict(definition)
+    assert mixed.dataset.simulation == {"spacing": "buffer"}  # explicit: the text's spacing
+    assert mixed.interpret.mode == "paper"                      # explicit: the text's alignment
+    assert mixed.protocol == "code" and mixed.interpret.db == "paper" and mixed.interpret.gt_list == "code"
+    # the written definition carries every axis explicitly, so it reloads to the same settings
+    assert experiment_from_dict(mixed.to_dict()) .to_dict() == mixed.to_dict()
+    with pytest.raises(ConfigError, match="fidelity: expected one of text, code"):
+        experiment_from_dict({"name": "x", "fidelity": "authors", "models": ["CNN-4"]})
+    with pytest.raises(ConfigError, match="interpret.trim: expected true or false"):
+        experiment_from_dict({"name": "x", "models": ["CNN-4"], "interpret": {"trim": "yes"}})
+
+
+def test_fidelity_table_lists_both_ends_with_sources():
+    from motiflens.experiments.fidelity import fidelity_axes, fidelity_of
+
+    axes = {a.name: a for a in fidelity_axes()}
+    assert set(axes) >= {"spacing", "protocol", "alignment", "trimming", "database", "ground_truth_list"}
+    assert all(a.text_source and a.code_source for a in axes.values())
+    assert fidelity_of(load_experiment("table1-authors-code").to_dict())["alignment"] == "code"
+    labels = fidelity_of(load_experiment("table1-code-protocol").to_dict())
+    assert labels["protocol"] == "code" and labels["spacing"] == "text" and labels["alignment"] == "text"

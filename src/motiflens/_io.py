@@ -16,6 +16,8 @@ from typing import IO, Any, Iterator
 
 import numpy as np
 
+from motiflens._machine import machine_info
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -138,6 +140,7 @@ def provenance(seed: int | None = None, **extra: Any) -> dict[str, Any]:
         "versions": package_versions(),
         "git_revision": git_revision(),
         "command": " ".join(sys.argv),
+        "machine": machine_info(),
     }
     if seed is not None:
         record["seed"] = int(seed)

@@ -639,3 +639,29 @@ def _write_tree(group: h5py.Group, tree: Mapping[str, Any], compression: str) ->
             group.attrs[key] = value
         else:
             raise DatasetError(f"extra '{key}': expected an array, dict, string or number, found {type(value).__name__}")
+
+
+def dataset_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a dataset's content: every split's ``X`` and ``Y`` and the label names.
+
+    Independent of compression, chunking and HDF5 attributes such as creation time, so a
+    dataset simulated again on another machine from the same configuration has the same digest.
+
+    Returns
+    -------
+    str
+        ``"sha256:<hex>"``.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    path = Path(path)
+    with _open_hdf5(path) as handle:
+        attrs = _read_attrs(path, handle)
+        for key in _required_keys():
+            data = np.ascontiguousarray(handle[key][()])
+            digest.update(f"{key}:{data.dtype.str}:{data.shape}".encode())
+            digest.update(data.tobytes())
+        n_classes = int(handle["Y_train"].shape[1])
+        digest.update("\t".join(_label_names(path, attrs, n_classes)).encode())
+    return "sha256:" + digest.hexdigest()

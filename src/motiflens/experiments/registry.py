@@ -33,6 +33,9 @@ from motiflens.errors import ConfigError, FormatError
 
 #: Files under ``resources/experiments`` that are not experiments.
 _NOT_EXPERIMENTS = {"paper_numbers"}
+#: Earlier names of built-in experiments, still accepted.
+LEGACY_NAMES = {"table1": "table1-paper-text", "deeper-layers": "deeper-layers-paper-text",
+                "table1-code": "table1-code-protocol"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _DATASET_KINDS = ("synthetic", "file")
 
@@ -91,11 +94,26 @@ class DatasetSpec:
 
 @dataclass
 class InterpretSpec:
-    """Arguments of ``motiflens.interpret.pipeline.interpret_run`` (layers come per model)."""
+    """Arguments of ``motiflens.interpret.pipeline.interpret_run`` (layers come per model).
+
+    ``trim`` and ``threshold`` are written only when they differ from the defaults (so that
+    the recorded settings of earlier sweeps stay the same).
+    """
 
     mode: str = "paper"
     db: str = "JASPAR2016"
     gt_list: str = "paper"
+    trim: bool = True
+    threshold: float | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """``interpret_run`` keyword arguments (defaults of trim/threshold left out)."""
+        out: dict[str, Any] = {"mode": self.mode, "db": self.db, "gt_list": self.gt_list}
+        if self.trim is not True:
+            out["trim"] = bool(self.trim)
+        if self.threshold is not None:
+            out["threshold"] = float(self.threshold)
+        return out
 
 
 @dataclass
@@ -131,6 +149,7 @@ class Experiment:
     interpret: InterpretSpec | None = field(default_factory=InterpretSpec)
     paper_numbers: str | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    fidelity: str | None = None
     source: str = ""
 
     def model(self, model_id: str) -> ModelEntry:
@@ -144,6 +163,10 @@ class Experiment:
         """Plain-data form (the YAML schema); ``experiment_from_dict`` inverts it."""
         data = dataclasses.asdict(self)
         data.pop("source")
+        if data["interpret"] is not None:
+            data["interpret"] = self.interpret.as_kwargs()
+        if data["fidelity"] is None:
+            data.pop("fidelity")
         for entry in data["models"]:
             entry["layers"] = list(entry["layers"])
         return data
@@ -164,7 +187,11 @@ def list_experiments() -> list[str]:
 
 
 def experiment_path(name: str) -> Path:
-    """Path of the YAML file defining built-in experiment ``name`` (a file you can copy)."""
+    """Path of the YAML file defining built-in experiment ``name`` (a file you can copy).
+
+    Earlier names (:data:`LEGACY_NAMES`) lead to the experiment that replaced them.
+    """
+    name = LEGACY_NAMES.get(name, name)
     path = _experiments_dir() / f"{name}.yaml"
     if name in _NOT_EXPERIMENTS or not path.is_file():
         raise ConfigError(
@@ -263,9 +290,12 @@ def experiment_from_dict(data: Any, source: str = "<dict>") -> Experiment:
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    from motiflens.experiments.fidelity import apply_fidelity
+
     data = copy.deepcopy(data)
     allowed = {f.name for f in dataclasses.fields(Experiment)} - {"source"}
     _check_keys(source, data, allowed)
+    data = apply_fidelity(data, source)
     for key in ("name", "models"):
         if key not in data:
             raise ConfigError(f"{source}: missing required key {key!r}")
@@ -298,7 +328,7 @@ def experiment_from_dict(data: Any, source: str = "<dict>") -> Experiment:
         if not isinstance(interp_raw, dict):
             raise ConfigError(f"{source}: interpret: expected a mapping or null, got {interp_raw!r}")
         _check_keys(f"{source}: interpret", interp_raw, {f.name for f in dataclasses.fields(InterpretSpec)})
-        interpret = InterpretSpec(**{k: str(v) for k, v in interp_raw.items()})
+        interpret = _interpret_spec(interp_raw, source)
 
     train = data.get("train") or {}
     if not isinstance(train, dict):
@@ -319,8 +349,24 @@ def experiment_from_dict(data: Any, source: str = "<dict>") -> Experiment:
         models=models,
         paper_numbers=data.get("paper_numbers"),
         findings=list(findings),
+        fidelity=data.get("fidelity"),
         source=source,
     )
+
+
+def _interpret_spec(raw: dict[str, Any], source: str) -> InterpretSpec:
+    """Validate the ``interpret:`` block (strings, ``trim`` a boolean, ``threshold`` in (0, 1])."""
+    values: dict[str, Any] = {k: str(v) for k, v in raw.items() if k in ("mode", "db", "gt_list")}
+    if "trim" in raw:
+        if not isinstance(raw["trim"], bool):
+            raise ConfigError(f"{source}: interpret.trim: expected true or false, got {raw['trim']!r}")
+        values["trim"] = raw["trim"]
+    if raw.get("threshold") is not None:
+        threshold = raw["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            raise ConfigError(f"{source}: interpret.threshold: expected a fraction in (0, 1], got {threshold!r}")
+        values["threshold"] = float(threshold)
+    return InterpretSpec(**values)
 
 
 def load_paper_numbers(key: str | None) -> dict[str, Any]:

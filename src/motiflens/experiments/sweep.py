@@ -40,6 +40,9 @@ from motiflens.errors import ConfigError, DatasetError
 from motiflens.experiments.registry import Experiment, ModelEntry, load_experiment
 
 RESULT = "result.json"
+#: Version of a trial's record (result.json and the files beside it); bumped on any change of
+#: the files or fields that aggregation and re-interpretation read.
+RECORD_FORMAT = 1
 TRIAL = "trial.json"
 SWEEP = "sweep.json"
 EXPERIMENT = "experiment.yaml"
@@ -323,6 +326,29 @@ def group_by_model(tasks: list[TrialTask]) -> list[TrialGroup]:
     return [TrialGroup(members) for members in groups.values()]
 
 
+def _history_seconds(directory: Path) -> float:
+    """Training seconds summed over every epoch in ``history.tsv`` (all sessions of a resumed
+    run), 0 when absent."""
+    path = directory / "history.tsv"
+    if not path.is_file():
+        return 0.0
+    lines = path.read_text().splitlines()
+    if not lines:
+        return 0.0
+    header = lines[0].split("\t")
+    if "seconds" not in header:
+        return 0.0
+    column = header.index("seconds")
+    total = 0.0
+    for line in lines[1:]:
+        fields = line.split("\t")
+        try:
+            total += float(fields[column])
+        except (IndexError, ValueError):
+            continue
+    return total
+
+
 def _complete_trial(task: TrialTask, metrics: dict[str, Any], train_s: float) -> dict[str, Any]:
     """Interpret a trained trial and write its completion marker ``result.json``."""
     out = Path(task.trial_dir)
@@ -331,19 +357,19 @@ def _complete_trial(task: TrialTask, metrics: dict[str, Any], train_s: float) ->
     if task.interpret is not None:
         from motiflens.interpret.pipeline import interpret_run
 
-        summaries = interpret_run(
-            out, layers=tuple(task.layers), mode=task.interpret.get("mode", "paper"),
-            db=task.interpret.get("db", "JASPAR2016"), gt_list=task.interpret.get("gt_list", "paper"),
-            data=task.dataset_path,
-        )
+        summaries = interpret_run(out, layers=tuple(task.layers), data=task.dataset_path,
+                                  **task.interpret)
         layers = {str(k): v for k, v in summaries.items()}
     metrics = {k: v for k, v in metrics.items() if k != "run_dir"}
+    config = _io.read_json(out / "config.json") if (out / "config.json").is_file() else {}
     result = {
+        "record_format": RECORD_FORMAT,
         "experiment": task.experiment, "model_id": task.model_id, "model": task.model,
         "label": task.label, "trial": task.trial, "seed": task.seed,
         "auroc": _mean_metric(metrics, "auroc"), "aupr": _mean_metric(metrics, "aupr"),
         "metrics": metrics, "layers": layers,
-        "wall_s": train_s + time.perf_counter() - t0,
+        "wall_s": max(train_s, _history_seconds(out)) + time.perf_counter() - t0,
+        "precision": (config.get("train_config") or {}).get("precision", "fp32"),
         "provenance": _io.provenance(seed=task.seed),
     }
     mark_done(out, result)
@@ -441,10 +467,19 @@ def _sweep_record(experiment: Experiment, sweep_seed: int, epochs: int | None,
 
 
 def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Experiment,
-                          trials: int, executor: Any, vectorize: bool = False) -> None:
+                          trials: int, executor: Any, vectorize: bool = False,
+                          digest: str | None = None) -> None:
     path = out_dir / SWEEP
     if path.is_file():
         saved = _io.read_json(path)
+        saved_digest = saved.get("dataset_digest")
+        if digest is not None and saved_digest is not None and saved_digest != digest:
+            raise DatasetError(
+                f"{path}: the dataset ({record['dataset']}) differs from the one this sweep's "
+                f"trials were trained on (content {digest[:19]}..., recorded {saved_digest[:19]}...); "
+                "its records would be scored against the wrong ground truth. Restore that dataset "
+                "(--data PATH) or use a new --out directory"
+            )
         diff = sorted(k for k in record if _io.to_jsonable(saved.get("settings", {}).get(k))
                       != _io.to_jsonable(record[k]))
         if diff:
@@ -458,6 +493,7 @@ def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Exp
         trials = max(trials, int(saved.get("trials", 0)))
     _io.write_json(path, {
         "settings": record, "trials": trials, "executor": executor.describe(),
+        "dataset_digest": digest, "record_format": RECORD_FORMAT,
         "vectorize": bool(vectorize),
         "models": [m.id for m in experiment.models],
         "provenance": _io.provenance(seed=record["sweep_seed"]),
@@ -471,7 +507,7 @@ def plan_trials(experiment: Experiment, out_dir: Path, trials: int, sweep_seed: 
     train = dict(experiment.train)
     if epochs is not None:
         train["max_epochs"] = int(epochs)
-    interpret = dataclasses.asdict(experiment.interpret) if experiment.interpret else None
+    interpret = experiment.interpret.as_kwargs() if experiment.interpret else None
     tasks = []
     for entry in experiment.models:
         for k in range(trials):
@@ -603,8 +639,10 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
     length, n_outputs = _dataset_shape(dataset)
     for entry in experiment.models:  # fail before any training on a bad row
         build_spec(entry, length, n_outputs)
+    from motiflens.data.dataset import dataset_digest
+
     _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset, out),
-                          experiment, trials, executor, vectorize)
+                          experiment, trials, executor, vectorize, digest=dataset_digest(dataset))
 
     tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
     todo = [t for t in tasks if not (Path(t.trial_dir) / RESULT).is_file()]
