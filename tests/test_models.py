@@ -258,3 +258,45 @@ def test_training_forward_pools_before_the_activation_with_equal_values_and_grad
         ref_grads = torch.autograd.grad(ref.sum(), list(model.parameters()))
         for g, r in zip(grads, ref_grads):
             torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-11)
+
+
+def test_activation_is_an_architecture_choice_and_exp_stays_finite():
+    from motiflens.models import EXP_INPUT_CAP, parse_activations, with_activations
+
+    spec = with_activations(model_spec("CNN-2"), parse_activations(["exponential"]))
+    assert [b.activation for b in spec.conv] == ["exponential", "relu"]
+    assert parse_activations(["2=gelu", "1=exponential"]) == {2: "gelu", 1: "exponential"}
+    with pytest.raises(ConfigError, match="unknown activation 'expo'"):
+        parse_activations(["expo"])
+    with pytest.raises(ConfigError, match="has conv layers 1..2"):
+        with_activations(model_spec("CNN-2"), {3: "relu"})
+    model = build_model(spec)
+    act = model.blocks[0].act
+    big = torch.tensor([0.0, 10.0, 1e4])
+    out = act(big)
+    assert torch.isfinite(out).all() and out[2] == pytest.approx(math.exp(EXP_INPUT_CAP), rel=1e-6)
+    assert out[1] == pytest.approx(math.exp(10.0), rel=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["exponential", "gelu"])
+def test_training_forward_matches_stock_order_for_any_activation(activation):
+    """The fused path (act after pool) is taken only for non-decreasing activations; GELU
+    (non-monotone) must give conv -> bn -> act -> pool exactly, in value and gradient."""
+    from motiflens.models import NON_DECREASING, with_activations
+
+    torch.manual_seed(0)
+    spec = with_activations(model_spec("CNN-4", n_outputs=3), {1: activation})
+    model = build_model(spec).double()
+    block = model.blocks[0]
+    block.dropout.p = 0.0
+    x = torch.randn(6, 4, 200, dtype=torch.float64, requires_grad=True)
+    block.train()
+    fused = block(x)
+    (g_fused,) = torch.autograd.grad(fused.square().sum(), x)
+    state = {k: v.clone() for k, v in block.bn.state_dict().items()}
+    block.bn.load_state_dict(state)
+    stock = block.pool(block.act(torch.nn.functional.batch_norm(
+        block.conv(x), None, None, block.bn.weight, block.bn.bias, training=True, eps=block.bn.eps)))
+    (g_stock,) = torch.autograd.grad(stock.square().sum(), x)
+    assert torch.allclose(fused, stock, atol=1e-10) and torch.allclose(g_fused, g_stock, atol=1e-8)
+    assert (activation in NON_DECREASING) == (activation == "exponential")

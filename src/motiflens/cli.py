@@ -1,5 +1,5 @@
 """Command-line interface: ``motiflens simulate | models | train | evaluate | interpret | tomtom |
-data | reproduce | report``.
+data | reproduce | reinterpret | records | report``.
 
 Each subcommand is a thin layer over a library function; every result directory receives the
 full configuration and provenance of what produced it. User errors (``MotiflensError``) are
@@ -63,6 +63,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     n_outputs = dataset.train.Y.shape[1]
     length = dataset.train.X.shape[2]
     spec = model_spec(args.model, input_length=length, n_outputs=n_outputs)
+    if args.activation:
+        from motiflens.models import parse_activations, with_activations
+
+        spec = with_activations(spec, parse_activations(args.activation))
     overrides = {k: v for k, v in dict(
         seed=args.seed, max_epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, device=args.device, lr=args.lr,
@@ -204,6 +208,24 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def cmd_reinterpret(args: argparse.Namespace) -> None:
+    from motiflens.experiments.reinterpret import reinterpret_sweep
+
+    trim = None if args.trim is None else args.trim == "yes"
+    path = reinterpret_sweep(args.results_dir, args.name, data=args.data, mode=args.mode,
+                             threshold=args.threshold, trim=trim, db=args.db,
+                             gt_list=args.gt_list, progress=print)
+    print(f"re-interpreted as {args.name!r}: {path} (side by side: {path / 'compare.md'})")
+
+
+def cmd_records(args: argparse.Namespace) -> None:
+    from motiflens.experiments.records import export_records
+
+    written = export_records(args.results_dir, args.to)
+    size = sum(p.stat().st_size for p in written) / 1e6
+    print(f"records: {len(written)} files, {size:.1f} MB in {args.to}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from motiflens.report.html import write_report
 
@@ -261,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="architecture name (see `motiflens models`)")
     p.add_argument("--data", required=True, help="HDF5 dataset")
     p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--activation", nargs="+", metavar="[LAYER=]NAME",
+                   help="activation of a conv layer instead of the architecture's: "
+                        "'exponential' (layer 1) or '2=relu'; names: relu, exponential, sigmoid, "
+                        "tanh, softplus, elu, linear, gelu")
     p.add_argument("--protocol", choices=["paper", "code"], default="paper")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int, help="maximum epochs")
@@ -349,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")
-    p.add_argument("experiment", help="table1, table1-code, deeper-layers, table2, or a YAML file")
+    p.add_argument("experiment", help="a built-in experiment (table1-authors-code, table1-paper-text, "
+                   "table1-code-protocol, deeper-layers-authors-code, deeper-layers-paper-text, "
+                   "table2) or a YAML file")
     p.add_argument("--out", required=True)
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--workers", type=int, default=1,
@@ -376,6 +404,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "the default, so other numbers); recorded in the sweep settings")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("reinterpret", help="re-interpret a finished sweep's checkpoints under other "
+                       "settings, side by side with the original (no retraining)")
+    p.add_argument("results_dir", help="sweep directory or its committed records")
+    p.add_argument("--name", required=True, help="name of this variant (a folder name), e.g. "
+                   "paper-alignment")
+    p.add_argument("--mode", choices=["paper", "code"], help="filter -> PPM alignment "
+                   "(default: the sweep's)")
+    p.add_argument("--threshold", type=float, help="activation threshold as a fraction "
+                   "(default: the mode's, 0.7 paper / 0.5 code)")
+    p.add_argument("--trim", choices=["yes", "no"], help="trim PPMs to IC > 0.5 bits +- 3 "
+                   "columns before Tomtom (default: the sweep's)")
+    p.add_argument("--db", help="motif database: JASPAR2016 (519), paper (518) or a MEME/JASPAR "
+                   "file (default: the sweep's)")
+    p.add_argument("--gt-list", choices=["paper", "code"], help="ground-truth ID lists "
+                   "(default: the sweep's)")
+    p.add_argument("--data", help="the sweep's dataset (default: its own, simulated again if "
+                   "absent and checked against the recorded digest)")
+    p.set_defaults(func=cmd_reinterpret)
+
+    p = sub.add_parser("records", help="copy a sweep's committable records (checkpoints, "
+                       "metrics, motifs, Tomtom hits; no last.pt, data or logos)")
+    p.add_argument("results_dir", help="sweep directory")
+    p.add_argument("--to", required=True, help="destination folder (e.g. docs/results/NAME)")
+    p.set_defaults(func=cmd_records)
 
     p = sub.add_parser("report", help="write the HTML report of a sweep directory")
     p.add_argument("results_dir")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -71,16 +71,29 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "softplus": nn.Softplus,
     "elu": nn.ELU,
     "linear": nn.Identity,
+    "gelu": nn.GELU,
 }
+
+#: Activations that never decrease: for them act(maxpool(h)) == maxpool(act(h)) in value and
+#: gradient, so training may apply them after the pool (the fused batch norm + pool path).
+#: Any other activation (GELU dips below zero near -0.75) takes the stock conv -> bn -> act ->
+#: pool order in training too.
+NON_DECREASING = frozenset({"relu", "exponential", "sigmoid", "tanh", "softplus", "elu", "linear"})
+
+#: The exponential activation's input is capped here: exp(40) = 2.4e17 is finite in fp32 and
+#: bf16 (both reach 3.4e38) with room for the next layer's sums. Batch norm keeps the input
+#: near unit scale, so the cap only acts on a runaway value, where it stops an inf (and the
+#: NaN loss that follows) instead of changing the trained function.
+EXP_INPUT_CAP = 40.0
 
 INITS = ("he", "glorot")
 
 
 class _Exp(nn.Module):
-    """Exponential activation (Koo & Ploenzke 2021), ``exp(x)``."""
+    """Exponential activation (Koo & Ploenzke 2021), ``exp(min(x, EXP_INPUT_CAP))``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return torch.exp(x)
+        return torch.exp(torch.clamp(x, max=EXP_INPUT_CAP))
 
 
 @dataclass
@@ -334,8 +347,8 @@ class ConvBlock(nn.Module):
     fuse_bn_pool: bool = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        if self.training and self.pool.size > 1:
-            # Every activation of ACTIVATIONS is non-decreasing, so act(pool(h)) equals
+        if self.training and self.pool.size > 1 and self.spec.activation in NON_DECREASING:
+            # For a non-decreasing activation (NON_DECREASING), act(pool(h)) equals
             # pool(act(h)) in value and gradient (the window's first maximum receives it; for
             # ReLU a window whose maximum is <= 0 passes no gradient either way): in training
             # the activation runs on the pool_size-times smaller tensor. Eval mode keeps the
@@ -522,6 +535,52 @@ MODEL_DESCRIPTIONS: dict[str, str] = {
     "CNN-25-90": "CNN-25 with 90 first-layer filters",
     "CNN-25-120": "CNN-25 with 120 first-layer filters",
 }
+
+
+def with_activations(spec: ModelSpec, activations: dict[int, str]) -> ModelSpec:
+    """``spec`` with the activation of conv layer ``k`` (1-based) set to ``activations[k]``.
+
+    Raises
+    ------
+    ConfigError
+        A layer beyond the spec's conv layers, or an unknown activation name.
+    """
+    if not activations:
+        return spec
+    conv = list(spec.conv)
+    for layer, name in activations.items():
+        if not 1 <= int(layer) <= len(conv):
+            raise ConfigError(f"activation for layer {layer}: {spec.name} has conv layers "
+                              f"1..{len(conv)}")
+        conv[int(layer) - 1] = dataclasses.replace(conv[int(layer) - 1], activation=str(name))
+    new = spec.replace(conv=conv)
+    new.validate()
+    return new
+
+
+def parse_activations(items: Sequence[str]) -> dict[int, str]:
+    """``["exponential"]`` or ``["1=exponential", "2=relu"]`` -> ``{layer: name}`` (a bare name
+    means layer 1), as given to ``--activation``.
+
+    Raises
+    ------
+    ConfigError
+        A malformed item or an unknown activation (the valid names are listed).
+    """
+    out: dict[int, str] = {}
+    for item in items:
+        layer_text, sep, name = str(item).rpartition("=")
+        layer = 1
+        if sep:
+            if not layer_text.isdigit() or int(layer_text) < 1:
+                raise ConfigError(f"--activation {item!r}: expected NAME or LAYER=NAME with a "
+                                  "conv layer number >= 1 (e.g. 1=exponential)")
+            layer = int(layer_text)
+        if name not in ACTIVATIONS:
+            raise ConfigError(f"--activation {item!r}: unknown activation {name!r}; valid: "
+                              f"{', '.join(ACTIVATIONS)}")
+        out[layer] = name
+    return out
 
 
 def model_spec(name: str, input_length: int = 200, n_outputs: int = 12, **overrides: Any

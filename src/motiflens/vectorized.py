@@ -55,7 +55,7 @@ from motiflens import _io
 from motiflens.errors import ConfigError
 from motiflens.metrics import binary_cross_entropy, classification_metrics
 from motiflens.ops import batch_norm_max_pool, can_fuse_pool, keep_mask
-from motiflens.models import (ACTIVATIONS, ModelSpec, MotifCNN, SamePadMaxPool1d, build_model,
+from motiflens.models import (ACTIVATIONS, NON_DECREASING, ModelSpec, MotifCNN, SamePadMaxPool1d, build_model,
                               count_parameters, model_spec)
 from motiflens.train import (TrainConfig, _check_compatible, _cpu_state, _dataset_record,
                              _save, _seeds, _torch_state, _write_history,
@@ -123,6 +123,12 @@ class VectorizedCNN(nn.Module):
         for name, b in template.named_buffers():
             self.register_buffer(_key(name), b.detach().unsqueeze(0).repeat(
                 k, *([1] * b.dim())).contiguous())
+        odd = [b.activation for b in spec.conv if b.activation not in NON_DECREASING]
+        if odd:
+            raise ConfigError(
+                f"vectorised training applies each activation after its pool, exact only for "
+                f"non-decreasing activations; {spec.name} uses {', '.join(sorted(set(odd)))}: "
+                "train without --vectorize")
         self.acts = nn.ModuleList(ACTIVATIONS[b.activation]() for b in spec.conv)
         self.pools = nn.ModuleList(SamePadMaxPool1d(b.pool_size, b.stride) for b in spec.conv)
 

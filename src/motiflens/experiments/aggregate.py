@@ -52,17 +52,31 @@ def load_sweep_experiment(results_dir: str | Path) -> Experiment:
     return experiment_from_dict(data, source=str(path))
 
 
-def collect_results(results_dir: str | Path, experiment: Experiment | None = None
-                    ) -> dict[str, list[dict[str, Any]]]:
-    """Complete trials per model id, in trial order: ``{model_id: [result.json, ...]}``."""
+def result_file(trial_dir: Path, variant: str | None = None) -> Path:
+    """A trial's result: ``result.json``, or that of re-interpretation ``variant``."""
+    if variant is None:
+        return trial_dir / "result.json"
+    return trial_dir / "reinterpret" / variant / "result.json"
+
+
+def collect_results(results_dir: str | Path, experiment: Experiment | None = None,
+                    variant: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Complete trials per model id, in trial order: ``{model_id: [result.json, ...]}``.
+
+    With ``variant``, the results of that re-interpretation
+    (:mod:`motiflens.experiments.reinterpret`) instead of the original ones.
+    """
     root = Path(results_dir)
     experiment = experiment or load_sweep_experiment(root)
     out: dict[str, list[dict[str, Any]]] = {}
     for entry in experiment.models:
         results = []
-        for done in (root / "runs" / entry.id).glob("trial-*/result.json"):
+        for trial in sorted((root / "runs" / entry.id).glob("trial-*")):
+            done = result_file(trial, variant)
+            if not done.is_file():
+                continue
             result = _io.read_json(done)
-            result["trial_dir"] = str(done.parent)
+            result["trial_dir"] = str(trial)
             results.append(result)
         out[entry.id] = sorted(results, key=lambda r: int(r["trial"]))
     return out
@@ -116,8 +130,8 @@ def _paper_text(values: Sequence[float] | None) -> str:
 # ----------------------------------------------------------------------------- aggregation
 
 
-def summarize(results_dir: str | Path) -> dict[str, Any]:
-    """Aggregate a sweep directory (nothing written).
+def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, Any]:
+    """Aggregate a sweep directory (nothing written); ``variant``: a re-interpretation's results.
 
     Returns
     -------
@@ -129,7 +143,7 @@ def summarize(results_dir: str | Path) -> dict[str, Any]:
     root = Path(results_dir)
     experiment = load_sweep_experiment(root)
     sweep = _io.read_json(root / "sweep.json") if (root / "sweep.json").is_file() else {}
-    results = collect_results(root, experiment)
+    results = collect_results(root, experiment, variant)
     paper = load_paper_numbers(experiment.paper_numbers)
 
     rows: list[dict[str, Any]] = []
@@ -187,7 +201,7 @@ def summarize(results_dir: str | Path) -> dict[str, Any]:
     return {
         "experiment": experiment.to_dict(), "sweep": sweep, "rows": rows, "tfs": tfs,
         "tf_rows": tf_rows, "trials": trial_rows, "claims": claims, "findings": findings,
-        "paper_source": paper.get("source", ""),
+        "paper_source": paper.get("source", ""), "variant": variant,
     }
 
 
@@ -316,11 +330,18 @@ def display_claims(summary: dict[str, Any]) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_summary(results_dir: str | Path) -> dict[str, Path]:
-    """Write the ``summary/`` tables of a sweep directory; return ``{name: path}``."""
+def summary_dir(results_dir: str | Path, variant: str | None = None) -> Path:
+    """``summary/``, or ``summary/reinterpret/<variant>/`` for a re-interpretation."""
+    root = Path(results_dir) / "summary"
+    return root if variant is None else root / "reinterpret" / variant
+
+
+def write_summary(results_dir: str | Path, variant: str | None = None) -> dict[str, Path]:
+    """Write the ``summary/`` tables of a sweep directory (or of one of its re-interpretations
+    into ``summary/reinterpret/<variant>/``); return ``{name: path}``."""
     root = Path(results_dir)
-    summary = summarize(root)
-    out = root / "summary"
+    summary = summarize(root, variant)
+    out = summary_dir(root, variant)
     paths: dict[str, Path] = {}
 
     numeric_cols = ["model_id", "label", "model", "layer", "n_trials"]
@@ -343,7 +364,7 @@ def write_summary(results_dir: str | Path) -> dict[str, Path]:
 
     rows, columns, headers = display_rows(summary)
     tf_rows, tf_columns, tf_headers = display_tf_rows(summary)
-    name = summary["experiment"]["name"]
+    name = summary["experiment"]["name"] + (f" (re-interpreted: {variant})" if variant else "")
     note = ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
             "filters with a Tomtom hit (E ≤ 0.1) in the database / among the ground-truth motifs. "
             f"Paper: {summary['paper_source'] or 'no reported numbers'}.\n\n")

@@ -56,6 +56,9 @@ class ModelEntry:
         ``{conv layer number (1-based): number of filters}`` overriding the architecture.
     layers : tuple[int, ...]
         Conv layers to interpret, 1-based.
+    activations : dict[int, str]
+        ``{conv layer number (1-based): activation name}`` overriding the architecture's
+        (e.g. ``{1: exponential}``; names: ``motiflens.models.ACTIVATIONS``).
     """
 
     model: str
@@ -63,11 +66,13 @@ class ModelEntry:
     label: str = ""
     filters: dict[int, int] = field(default_factory=dict)
     layers: tuple[int, ...] = (1,)
+    activations: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.id = self.id or self.model
         self.label = self.label or self.id
         self.filters = {int(k): int(v) for k, v in (self.filters or {}).items()}
+        self.activations = {int(k): str(v) for k, v in (self.activations or {}).items()}
         self.layers = tuple(int(x) for x in self.layers)
 
 
@@ -169,6 +174,8 @@ class Experiment:
             data.pop("fidelity")
         for entry in data["models"]:
             entry["layers"] = list(entry["layers"])
+            if not entry["activations"]:
+                entry.pop("activations")  # keeps the recorded definition of earlier sweeps
         return data
 
 
@@ -268,9 +275,15 @@ def _model_entry(data: Any, where: str) -> ModelEntry:
         int(k) >= 1 and isinstance(v, int) and v >= 1 for k, v in filters.items()
     ):
         raise ConfigError(f"{where}.filters: expected {{layer: n_filters}} with positive ints, got {filters!r}")
+    activations = data.get("activations") or {}
+    if not isinstance(activations, dict) or not all(
+        str(k).isdigit() and int(k) >= 1 and isinstance(v, str) for k, v in activations.items()
+    ):
+        raise ConfigError(f"{where}.activations: expected {{layer: activation name}}, e.g. "
+                          f"{{1: exponential}}, got {activations!r}")
     entry = ModelEntry(
         model=str(data["model"]), id=str(data.get("id") or ""), label=str(data.get("label") or ""),
-        filters=filters, layers=tuple(layers),
+        filters=filters, layers=tuple(layers), activations=activations,
     )
     if not _ID_RE.match(entry.id):
         raise ConfigError(

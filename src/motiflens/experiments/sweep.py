@@ -110,10 +110,14 @@ class TrialTask:
     interpret: dict[str, Any] | None = None
     threads: int | None = None
     progress: bool = False
+    activations: dict[int, str] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         """What must not change for a trial directory to be resumed (stored in trial.json)."""
+        extra = ({"activations": {str(k): v for k, v in sorted(self.activations.items())}}
+                 if self.activations else {})
         return {
+            **extra,
             "experiment": self.experiment, "model_id": self.model_id, "model": self.model,
             "filters": {str(k): v for k, v in sorted(self.filters.items())},
             "layers": list(self.layers), "trial": self.trial, "seed": self.seed,
@@ -145,11 +149,11 @@ def build_spec(entry: ModelEntry | TrialTask, input_length: int, n_outputs: int)
     ConfigError
         Unknown model, or an override/interpreted layer beyond the model's conv layers.
     """
-    from motiflens.models import model_spec
+    from motiflens.models import model_spec, with_activations
 
     spec = model_spec(entry.model, input_length=input_length, n_outputs=n_outputs)
     n_conv = len(spec.conv)
-    for layer in list(entry.filters) + list(entry.layers):
+    for layer in list(entry.filters) + list(entry.layers) + list(entry.activations):
         if not 1 <= int(layer) <= n_conv:
             raise ConfigError(
                 f"model {getattr(entry, 'model_id', None) or entry.id!r}: layer {layer} does not "
@@ -162,6 +166,9 @@ def build_spec(entry: ModelEntry | TrialTask, input_length: int, n_outputs: int)
         ]
         name = getattr(entry, "model_id", None) or entry.id
         spec = spec.replace(conv=conv, name=name)
+    if entry.activations:
+        name = getattr(entry, "model_id", None) or entry.id
+        spec = with_activations(spec, entry.activations).replace(name=name)
     return spec
 
 
@@ -435,6 +442,34 @@ def prepare_dataset(experiment: Experiment, out_dir: Path, data: str | Path | No
     return path
 
 
+def verify_dataset(out_dir: Path, dataset: Path) -> str:
+    """Check a dataset against the content digest recorded in ``out_dir/sweep.json``.
+
+    Returns
+    -------
+    str
+        The dataset's digest.
+
+    Raises
+    ------
+    DatasetError
+        The digests differ: the sweep's records were made on another dataset.
+    """
+    from motiflens.data.dataset import dataset_digest
+
+    digest = dataset_digest(dataset)
+    path = Path(out_dir) / SWEEP
+    saved = _io.read_json(path).get("dataset_digest") if path.is_file() else None
+    if saved is not None and saved != digest:
+        raise DatasetError(
+            f"{path}: the dataset {dataset} differs from the one this sweep's trials were trained "
+            f"on (content {digest[7:19]}..., recorded {saved[7:19]}...); its records would be "
+            "scored against the wrong ground truth. Pass the original with --data PATH, or use a "
+            "new --out directory"
+        )
+    return digest
+
+
 def _dataset_shape(path: Path) -> tuple[int, int]:
     from motiflens.data.dataset import load_dataset
 
@@ -472,14 +507,7 @@ def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Exp
     path = out_dir / SWEEP
     if path.is_file():
         saved = _io.read_json(path)
-        saved_digest = saved.get("dataset_digest")
-        if digest is not None and saved_digest is not None and saved_digest != digest:
-            raise DatasetError(
-                f"{path}: the dataset ({record['dataset']}) differs from the one this sweep's "
-                f"trials were trained on (content {digest[:19]}..., recorded {saved_digest[:19]}...); "
-                "its records would be scored against the wrong ground truth. Restore that dataset "
-                "(--data PATH) or use a new --out directory"
-            )
+        digest = digest or saved.get("dataset_digest")
         diff = sorted(k for k in record if _io.to_jsonable(saved.get("settings", {}).get(k))
                       != _io.to_jsonable(record[k]))
         if diff:
@@ -514,6 +542,7 @@ def plan_trials(experiment: Experiment, out_dir: Path, trials: int, sweep_seed: 
             tasks.append(TrialTask(
                 experiment=experiment.name, model_id=entry.id, model=entry.model,
                 label=entry.label, filters=dict(entry.filters), layers=tuple(entry.layers),
+                activations=dict(entry.activations),
                 trial=k, seed=trial_seed(sweep_seed, entry.id, k),
                 trial_dir=str(trial_dir(out_dir, entry.id, k).resolve()),
                 dataset_path=str(dataset), protocol=experiment.protocol, train=train,
@@ -639,10 +668,9 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
     length, n_outputs = _dataset_shape(dataset)
     for entry in experiment.models:  # fail before any training on a bad row
         build_spec(entry, length, n_outputs)
-    from motiflens.data.dataset import dataset_digest
-
+    digest = verify_dataset(out, dataset)
     _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset, out),
-                          experiment, trials, executor, vectorize, digest=dataset_digest(dataset))
+                          experiment, trials, executor, vectorize, digest=digest)
 
     tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
     todo = [t for t in tasks if not (Path(t.trial_dir) / RESULT).is_file()]

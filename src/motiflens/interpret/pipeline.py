@@ -3,6 +3,8 @@
 ``interpret_run(run_dir)`` writes, for each requested layer, into ``run_dir/interpret/layer{N}/``:
 
 - ``filters.meme``  the PPMs of the live filters (untrimmed), MEME minimal format
+- ``queries.meme``  the queries Tomtom compared (trimmed when ``trim``): ``motiflens tomtom
+                    queries.meme DB`` reproduces ``tomtom.tsv``
 - ``tomtom.tsv``    the in-process Tomtom report (MEME ``tomtom.tsv`` columns)
 - ``filters.tsv``   one row per filter: best hit, E, q, ground-truth TF, IC, alive/dead
 - ``summary.json``  match fractions, per-TF coverage, redundancy, plus the full settings
@@ -101,7 +103,8 @@ def _trimmed(motifs: list, trim: bool) -> list:
 
 def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConfig,
                     database: list, gt_ids: dict[str, list[str]], out_dir: Path,
-                    reference_motifs: Sequence = (), title: str = "") -> dict[str, Any]:
+                    reference_motifs: Sequence = (), title: str = "",
+                    logos: bool = True) -> dict[str, Any]:
     """Interpret one convolutional layer of ``model`` on sequences ``X: (N, 4, L)``.
 
     Writes the files listed in the module docstring into ``out_dir`` and returns the summary.
@@ -117,7 +120,9 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
     alive = fm.alive_motifs()
     write_meme(alive, out_dir / "filters.meme")
     tt_config = TomtomConfig(distance=config.distance, thresh=config.evalue_threshold)
-    result = run_tomtom(_trimmed(alive, config.trim), database, tt_config) if alive else None
+    queries = _trimmed(alive, config.trim)
+    write_meme(queries, out_dir / "queries.meme")  # exactly what Tomtom compared
+    result = run_tomtom(queries, database, tt_config) if alive else None
     hits = result.hits if result is not None else []
     write_tomtom_tsv(hits, out_dir / "tomtom.tsv")
     scores = score_filters(fm, hits, gt_ids, evalue_threshold=config.evalue_threshold,
@@ -136,9 +141,10 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
         "n_sequences": int(X.shape[0]),
         "out_dir": str(out_dir),
     })
-    plot_filter_logos(fm, labels=scores, reference_motifs=list(reference_motifs) or None,
-                      path_png=out_dir / "logos.png", path_pdf=out_dir / "logos.pdf",
-                      title=title or f"layer {layer}")
+    if logos:
+        plot_filter_logos(fm, labels=scores, reference_motifs=list(reference_motifs) or None,
+                          path_png=out_dir / "logos.png", path_pdf=out_dir / "logos.pdf",
+                          title=title or f"layer {layer}")
     _io.write_json(out_dir / "summary.json", {
         "summary": summary, "interpret_config": config, "provenance": _io.provenance(),
     })
@@ -148,7 +154,8 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
 def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str = "paper",
                   db: str = "JASPAR2016", gt_list: str = "paper", data: str | None = None,
                   threshold: float | None = None, trim: bool = True,
-                  n_sequences: int | None = None, distance: str = "ed") -> dict[int, dict]:
+                  n_sequences: int | None = None, distance: str = "ed",
+                  out_dir: str | Path | None = None, logos: bool = True) -> dict[int, dict]:
     """Interpret the best checkpoint of a training run directory.
 
     Parameters
@@ -159,6 +166,10 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         1-based convolutional layers.
     mode, db, gt_list, data, threshold, trim, n_sequences, distance
         See :class:`InterpretConfig`.
+    out_dir : path or None
+        Where the ``layer{N}/`` folders go (default ``run_dir/interpret``).
+    logos : bool
+        Draw ``logos.png`` / ``logos.pdf`` (the slowest step; off for quick re-interpretation).
 
     Returns
     -------
@@ -184,11 +195,11 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
     database = load_motif_source(db)
     gt_ids = ground_truth_ids(gt_list)
     references = _reference_motifs(label_names, gt_ids)
+    root = Path(out_dir) if out_dir is not None else run_dir / "interpret"
     summaries = {}
     for layer in config.layers:
-        out_dir = run_dir / "interpret" / f"layer{layer}"
         summaries[layer] = interpret_layer(
-            model, X, layer, config, database, gt_ids, out_dir,
-            reference_motifs=references, title=f"{spec.name} layer {layer}",
+            model, X, layer, config, database, gt_ids, root / f"layer{layer}",
+            reference_motifs=references, title=f"{spec.name} layer {layer}", logos=logos,
         )
     return summaries

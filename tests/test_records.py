@@ -1,0 +1,102 @@
+"""Portable sweep records and re-interpretation without retraining.
+
+A tiny sweep (1 model x 2 trials x 2 epochs on 300 simulated sequences) is exported as records;
+a copy of the records without any checkpoint must resume without training and aggregate to the
+same table, and re-interpretation under other settings must pair every trial with its original.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from motiflens.errors import ConfigError, DatasetError
+from motiflens.experiments import run_experiment
+from motiflens.experiments.records import export_records, is_record_file
+from motiflens.experiments.reinterpret import compare, reinterpret_sweep
+from motiflens.experiments.sweep import RECORD_FORMAT
+
+TINY = """\
+name: tiny-records
+fidelity: code
+dataset:
+  kind: synthetic
+  simulation: {n_sequences: 300, seed: 1}
+train: {batch_size: 50, patience: null, num_threads: 1}
+models:
+  - {id: tiny-a, model: "4x19p25-6x5p4-d16"}
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("records")
+    definition = root / "tiny.yaml"
+    definition.write_text(TINY)
+    out = root / "sweep"
+    run_experiment(definition, out, trials=2, epochs=2, progress=False)
+    return out
+
+
+def test_record_keeps_what_analyses_read_and_drops_the_rest():
+    assert is_record_file("runs/m/trial-0/checkpoint.pt")
+    assert is_record_file("runs/m/trial-0/interpret/layer1/queries.meme")
+    assert is_record_file("runs/m/trial-0/reinterpret/v/result.json")
+    for dropped in ("runs/m/trial-0/last.pt", "data/synthetic.h5", "report.html",
+                    "runs/m/trial-0/interpret/layer1/logos.png", ".lock",
+                    "runs/m/trial-0/.tmp-result.json-x"):
+        assert not is_record_file(dropped), dropped
+
+
+def test_records_resume_without_retraining_and_aggregate_the_same(sweep, tmp_path, monkeypatch):
+    result = json.loads((sweep / "runs/tiny-a/trial-0/result.json").read_text())
+    assert result["record_format"] == RECORD_FORMAT and result["precision"] == "fp32"
+    assert result["provenance"]["machine"]["cpu_model"]
+    records = tmp_path / "records"
+    written = export_records(sweep, records)
+    assert not any(p.name in ("last.pt", "synthetic.h5") for p in written)
+    for checkpoint in records.rglob("*.pt"):  # a clone with records only: no checkpoints at all
+        checkpoint.unlink()
+
+    import motiflens.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a recorded trial was trained again")
+
+    monkeypatch.setattr(motiflens.train, "train", no_training)
+    before = (sweep / "summary" / "summary.tsv").read_text()
+    run_experiment(records / "experiment.yaml", records, trials=2, epochs=2, progress=False)
+    assert (records / "summary" / "summary.tsv").read_text() == before
+    assert (records / "data" / "synthetic.h5").is_file()  # simulated again, digest checked
+
+
+def test_records_refuse_a_different_dataset(sweep, tmp_path):
+    records = tmp_path / "records"
+    export_records(sweep, records)
+    state = json.loads((records / "sweep.json").read_text())
+    state["dataset_digest"] = "sha256:" + "0" * 64
+    (records / "sweep.json").write_text(json.dumps(state))
+    with pytest.raises(DatasetError, match="wrong ground truth"):
+        run_experiment(records / "experiment.yaml", records, trials=2, epochs=2, progress=False)
+
+
+def test_reinterpret_pairs_trials_and_is_resumable(sweep, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    out = reinterpret_sweep(copy, "paper-alignment", mode="paper")
+    variant = json.loads((copy / "runs/tiny-a/trial-1/reinterpret/paper-alignment/result.json").read_text())
+    assert variant["interpret"]["mode"] == "paper" and variant["trial"] == 1
+    assert (copy / "runs/tiny-a/trial-1/reinterpret/paper-alignment/layer1/queries.meme").is_file()
+    rows = compare(copy, "paper-alignment")
+    assert {r["metric"] for r in rows} == {"match_db", "match_gt"}
+    assert all(r["n_pairs"] == 2 for r in rows)
+    assert (out / "compare.md").is_file() and (out / "summary.tsv").is_file()
+    # same name, same settings: nothing redone; other settings under the same name: refused
+    stamp = (copy / "runs/tiny-a/trial-0/reinterpret/paper-alignment/result.json").stat().st_mtime_ns
+    reinterpret_sweep(copy, "paper-alignment", mode="paper")
+    assert (copy / "runs/tiny-a/trial-0/reinterpret/paper-alignment/result.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="other settings"):
+        reinterpret_sweep(copy, "paper-alignment", mode="paper", threshold=0.6)
