@@ -29,7 +29,8 @@ from motiflens.report.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, 
 def test_builtin_experiments_are_the_papers():
     assert set(list_experiments()) == {
         "table1-paper-text", "table1-authors-code", "table1-code-protocol",
-        "deeper-layers-paper-text", "deeper-layers-authors-code", "table2"}
+        "deeper-layers-paper-text", "deeper-layers-authors-code", "table2",
+        "activations-authors-code"}
     table1 = load_experiment("table1")  # earlier name of table1-paper-text
     assert table1.name == "table1-paper-text" and table1.fidelity == "text"
     ids = [m.id for m in table1.models]
@@ -52,6 +53,9 @@ def test_builtin_experiments_are_the_papers():
     assert (authors.interpret.mode, authors.interpret.db, authors.interpret.gt_list) == ("code", "paper", "code")
     assert table1.dataset.simulation == {"spacing": "buffer"}
     assert (table1.interpret.mode, table1.interpret.db, table1.interpret.gt_list) == ("paper", "JASPAR2016", "paper")
+    activations = load_experiment("activations-authors-code")  # paired with table1's ReLU rows
+    assert {m.id: (m.activations, m.seed_from) for m in activations.models}["CNN-2-exp"] == (
+        {1: "exponential"}, "CNN-2")
     deeper_code = load_experiment("deeper-layers-authors-code")
     assert deeper_code.models == deeper.models and deeper_code.protocol == "code"
 
@@ -284,3 +288,14 @@ def test_fidelity_table_lists_both_ends_with_sources():
     assert fidelity_of(load_experiment("table1-authors-code").to_dict())["alignment"] == "code"
     labels = fidelity_of(load_experiment("table1-code-protocol").to_dict())
     assert labels["protocol"] == "code" and labels["spacing"] == "text" and labels["alignment"] == "text"
+
+
+def test_seed_from_pairs_a_row_with_its_twin(tmp_path):
+    exp = experiment_from_dict({"name": "pair", "models": [
+        {"model": "CNN-2"},
+        {"id": "CNN-2-exp", "model": "CNN-2", "activations": {1: "exponential"}, "seed_from": "CNN-2"}]})
+    tasks = plan_trials(exp, tmp_path, 2, 0, tmp_path / "d.h5")
+    seeds = {(t.model_id, t.trial): t.seed for t in tasks}
+    assert seeds[("CNN-2", 0)] == seeds[("CNN-2-exp", 0)] != seeds[("CNN-2", 1)]
+    spec = build_spec(tasks[-1], 200, 12)
+    assert spec.conv[0].activation == "exponential" and spec.conv[1].activation == "relu"

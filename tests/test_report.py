@@ -67,7 +67,10 @@ def test_report_content_is_self_contained_and_escaped(sweep, report):
     assert text.startswith("<!DOCTYPE html>")
     # no external resources: every image is inline base64 PNG
     sources = re.findall(r'<img [^>]*src="([^"]*)"', text)
-    assert len(sources) == 3  # training curves + logos of layers 1 and 2
+    # training curves + logos of layers 1 and 2 + the S1 Fig analogue (CNN-1 layers 1 and 2)
+    assert len(sources) == 4
+    assert "s1fig" in text and (sweep / "figures" / "s1fig.pdf").read_bytes().startswith(b"%PDF")
+    assert "The paper&#x27;s numbers and ours" in text or "The paper's numbers and ours" in text
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")

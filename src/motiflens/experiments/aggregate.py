@@ -384,6 +384,34 @@ def write_summary(results_dir: str | Path, variant: str | None = None) -> dict[s
         ("Findings", to_markdown(findings) if findings else "No findings declared.\n"),
         ("Claims", to_markdown(display_claims(summary)) if summary["claims"] else "None.\n"),
     ], title=f"{name}: paper's findings")
+    paths.update(_write_fidelity(out, summary, name))
     _io.write_json(out / "summary.json", summary)
     paths["summary.json"] = out / "summary.json"
     return paths
+
+
+def _write_fidelity(out: Path, summary: dict[str, Any], name: str) -> dict[str, Path]:
+    """``fidelity.tsv`` / ``fidelity.md``: each reported number beside ours, with a verdict."""
+    from motiflens.experiments.verdicts import fidelity_rows
+
+    paper = load_paper_numbers(summary["experiment"].get("paper_numbers"))
+    rows = fidelity_rows(summary, paper)
+    summary["fidelity"] = rows
+    if not rows:
+        return {}
+    flat = [{**r, "paper": _paper_text(r["paper"])} for r in rows]
+    shown = [{
+        "paper's claim": r["claim"], "metric": METRIC_TITLES.get(r["metric"], r["metric"]),
+        "paper": r["paper"], "ours (mean ± sd)": fmt_mean_sd(r["ours_mean"], r["ours_sd"], 3),
+        "trials": "" if r["n_trials"] is None else r["n_trials"], "rule": r["rule"],
+        "verdict": r["verdict"],
+    } for r in flat]
+    note = ("Every number the paper's text reports for this experiment, beside ours. Rules: a "
+            "mean ± sd is consistent within 2 combined sd; a number without sd within 0.10; "
+            "\"at best\" / \"at worst\" on the best / worst model's mean; findings by their "
+            "thresholds (docs/RESULTS.md).\n\n")
+    return {
+        "fidelity.tsv": write_tsv(out / "fidelity.tsv", flat),
+        "fidelity.md": write_markdown(out / "fidelity.md", [("Fidelity", note + to_markdown(shown))],
+                                      title=f"{name}: the paper's numbers and ours"),
+    }

@@ -14,7 +14,8 @@ to resume an interrupted training::
 
 Left out: ``last.pt`` (optimizer state for resuming, ~2.5 MB), ``data/`` (the simulated
 dataset: made again from ``experiment.yaml`` and checked against ``sweep.json``'s digest),
-logos (drawn again by the report), ``report.html`` and figures, locks and temporary files.
+per-trial logos and per-model figures (drawn again by the report), locks and temporary files.
+The report and the paper's figures (``figures/fig2.*`` ...) are kept.
 
 A records directory *is* a sweep directory: ``motiflens reproduce EXP --out RECORDS`` with the
 same settings skips every recorded trial (``result.json`` present) and trains only missing ones,
@@ -41,6 +42,7 @@ RECORD_PATTERNS = (
     "runs/*/trial-*/reinterpret/*/result.json",
     "runs/*/trial-*/reinterpret/*/layer*/*.meme", "runs/*/trial-*/reinterpret/*/layer*/*.tsv",
     "runs/*/trial-*/reinterpret/*/layer*/summary.json",
+    "report.html", "figures/fig2.*", "figures/fig3.*", "figures/s1fig.*", "figures/pool_size.*",
 )
 
 

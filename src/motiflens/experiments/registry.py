@@ -59,6 +59,10 @@ class ModelEntry:
     activations : dict[int, str]
         ``{conv layer number (1-based): activation name}`` overriding the architecture's
         (e.g. ``{1: exponential}``; names: ``motiflens.models.ACTIVATIONS``).
+    seed_from : str
+        Take the trial seeds of the row with this id (in any experiment with the same sweep
+        seed) instead of this row's own: paired comparisons, e.g. an exponential-activation row
+        trained from the same initial weights and batch order as its ReLU twin.
     """
 
     model: str
@@ -67,6 +71,7 @@ class ModelEntry:
     filters: dict[int, int] = field(default_factory=dict)
     layers: tuple[int, ...] = (1,)
     activations: dict[int, str] = field(default_factory=dict)
+    seed_from: str = ""
 
     def __post_init__(self) -> None:
         self.id = self.id or self.model
@@ -174,8 +179,9 @@ class Experiment:
             data.pop("fidelity")
         for entry in data["models"]:
             entry["layers"] = list(entry["layers"])
-            if not entry["activations"]:
-                entry.pop("activations")  # keeps the recorded definition of earlier sweeps
+            for optional in ("activations", "seed_from"):  # keeps earlier sweeps' definitions
+                if not entry[optional]:
+                    entry.pop(optional)
         return data
 
 
@@ -284,6 +290,7 @@ def _model_entry(data: Any, where: str) -> ModelEntry:
     entry = ModelEntry(
         model=str(data["model"]), id=str(data.get("id") or ""), label=str(data.get("label") or ""),
         filters=filters, layers=tuple(layers), activations=activations,
+        seed_from=str(data.get("seed_from") or ""),
     )
     if not _ID_RE.match(entry.id):
         raise ConfigError(

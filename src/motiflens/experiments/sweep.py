@@ -543,7 +543,7 @@ def plan_trials(experiment: Experiment, out_dir: Path, trials: int, sweep_seed: 
                 experiment=experiment.name, model_id=entry.id, model=entry.model,
                 label=entry.label, filters=dict(entry.filters), layers=tuple(entry.layers),
                 activations=dict(entry.activations),
-                trial=k, seed=trial_seed(sweep_seed, entry.id, k),
+                trial=k, seed=trial_seed(sweep_seed, entry.seed_from or entry.id, k),
                 trial_dir=str(trial_dir(out_dir, entry.id, k).resolve()),
                 dataset_path=str(dataset), protocol=experiment.protocol, train=train,
                 interpret=interpret,

@@ -151,6 +151,23 @@ def _copy_figure(src: Path, dst: Path) -> Path | None:
     return dst
 
 
+def _layer_logos(layer_dir: Path, stem: Path, title: str) -> Path | None:
+    """The layer's logo grid: drawn from its records (``filters.meme`` + ``filters.tsv``, at a
+    resolution that keeps the report small), or the trial's own ``logos.png`` when the records
+    cannot be read; None when the layer was not interpreted."""
+    from motiflens.report.figures import logo_figure, read_layer_logos
+
+    if (layer_dir / "filters.tsv").is_file() and (layer_dir / "filters.meme").is_file():
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        png = stem.with_suffix(".png")
+        logo_figure([read_layer_logos(layer_dir, title)], [], png, stem.with_suffix(".pdf"),
+                    dpi=60)
+        return png
+    logo = _copy_figure(layer_dir / "logos.png", stem.with_suffix(".png"))
+    _copy_figure(layer_dir / "logos.pdf", stem.with_suffix(".pdf"))
+    return logo
+
+
 # ----------------------------------------------------------------------------- Tomtom table
 
 
@@ -300,8 +317,8 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
         layer_dir = rep / "interpret" / f"layer{layer}"
         title = "first-layer filters" if layer == 1 else f"layer-{layer} filters"
         parts.append(f"<h4>Logos of the {_e(title)} (trial {rep_trial})</h4>")
-        logo = _copy_figure(layer_dir / "logos.png", figures / f"{model_id}_layer{layer}_logos.png")
-        _copy_figure(layer_dir / "logos.pdf", figures / f"{model_id}_layer{layer}_logos.pdf")
+        logo = _layer_logos(layer_dir, figures / f"{model_id}_layer{layer}_logos",
+                            f"{label}, layer {layer}, trial {rep_trial}")
         if logo is not None:
             parts.append(_img(logo.read_bytes(), f"{label} layer {layer} filter logos"))
         else:
@@ -321,6 +338,47 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
         parts.append("</details>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _fidelity_html(summary: dict[str, Any]) -> str:
+    from motiflens.experiments.registry import load_paper_numbers
+    from motiflens.experiments.verdicts import fidelity_rows
+    from motiflens.report.tables import fmt_mean_sd
+
+    paper = load_paper_numbers(summary["experiment"].get("paper_numbers"))
+    rows = [{
+        "claim": r["claim"], "metric": r["metric"],
+        "paper": " ± ".join(f"{v:.3f}" for v in r["paper"]),
+        "ours": fmt_mean_sd(r["ours_mean"], r["ours_sd"], 3),
+        "trials": "" if r["n_trials"] is None else r["n_trials"], "rule": r["rule"],
+        "verdict": r["verdict"],
+    } for r in fidelity_rows(summary, paper)]
+    if not rows:
+        return "<p>The paper reports no numbers for this experiment.</p>"
+    return ("<p>A mean ± sd is consistent within 2 combined sd; a number without sd within "
+            "0.10; group claims on the best / worst model's mean; findings by their "
+            "thresholds.</p>" + _table(rows, list(rows[0]), paper=["paper"],
+                                       numeric=["ours", "trials"], css_class="fidelity"))
+
+
+def _paper_figures_html(root: Path, summary: dict[str, Any], experiment: Any,
+                        figures: Path) -> str:
+    from motiflens.experiments.registry import load_paper_numbers
+    from motiflens.jaspar import PAPER_TFS
+    from motiflens.report.figures import write_paper_figures
+
+    paper_rows = {}
+    for model, layers in load_paper_numbers(experiment.paper_numbers).get("rows", {}).items():
+        value = (layers.get(1) or {}).get("match_gt")
+        if value:
+            paper_rows[model] = (float(value[0]), float(value[1]) if len(value) > 1 else None)
+    mode = (experiment.interpret.mode if experiment.interpret else "paper")
+    written = write_paper_figures(root, summary["rows"], PAPER_TFS, experiment.name, mode,
+                                  figures, paper=paper_rows)
+    if not written:
+        return "<p class=\"notrun\">No figure of the paper applies to this sweep yet.</p>"
+    return "\n".join(f"<h4>{_e(name)}</h4>" + _img(path.read_bytes(), name)
+                     for name, path in written.items())
 
 
 def render_report(results_dir: str | Path) -> str:
@@ -356,6 +414,10 @@ def render_report(results_dir: str | Path) -> str:
         "database / among the ground-truth motifs.</p>",
         _table(rows, columns, headers, numeric=metric_cols + ["layer", "n"],
                paper=[c for c in columns if c.startswith("paper_")], css_class="results"),
+        "<h2 id=\"fidelity\">The paper's numbers and ours</h2>",
+        _fidelity_html(summary),
+        "<h2 id=\"figures\">Figures as the paper's</h2>",
+        _paper_figures_html(root, summary, experiment, figures),
         "<h2 id=\"coverage\">Per-TF coverage</h2>",
         "<p>Mean ± sd number of filters whose best ground-truth match is each TF.</p>",
         _table(tf_rows, tf_columns, tf_headers, numeric=tf_columns[1:], css_class="coverage"),
