@@ -155,6 +155,14 @@ def cmd_data(args: argparse.Namespace) -> None:
             negatives="shuffle" if args.shuffled_negatives else None,
             reverse_complement=args.reverse_complement, seed=args.seed,
         )
+    elif args.source == "example":
+        from motiflens.data.example import build_example
+
+        path = build_example(
+            args.out, cache=args.cache, wheel=args.wheel, design=args.design, seed=args.seed,
+            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
+            progress=print,
+        ).path
     else:
         from motiflens.data.fasta import build_bed
 
@@ -372,6 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("fasta", "bed"):
             d.add_argument("--shuffled-negatives", action="store_true",
                            help="add dinucleotide-shuffled negatives")
+    d = dsub.add_parser("example", help="MafK + Oct4 ChIP-seq peaks from the janggu 0.10.2 wheel "
+                        "on PyPI (GPL-3.0; downloaded with pip only by this command, cached)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--design", choices=["shuffled", "tf-vs-tf"], default="shuffled",
+                   help="shuffled: peaks vs their dinucleotide shuffles (default); tf-vs-tf: "
+                        "MafK peaks vs Oct4 peaks")
+    d.add_argument("--cache", help="download cache (default $MOTIFLENS_CACHE, else "
+                                   "~/.cache/motiflens)")
+    d.add_argument("--wheel", help="an already downloaded janggu-0.10.2-py2.py3-none-any.whl "
+                                   "(nothing is downloaded)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
+    d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
+    d.add_argument("--valid-chroms", nargs="+", default=["chr7"])
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")

@@ -10,6 +10,7 @@ from motiflens.data.dataset import (
     write_dataset,
 )
 from motiflens.data.encoding import decode, one_hot_encode
+from motiflens.data.example import build_example, fetch_example_wheel, relevant_motif_ids
 
 __all__ = [
     "FORMAT",
@@ -17,8 +18,11 @@ __all__ = [
     "Dataset",
     "DatasetWriter",
     "Split",
+    "build_example",
     "decode",
+    "fetch_example_wheel",
     "load_dataset",
     "one_hot_encode",
+    "relevant_motif_ids",
     "write_dataset",
 ]
