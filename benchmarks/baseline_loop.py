@@ -15,6 +15,8 @@ Usage (one epoch of a few models)::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import sys
 import time
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=17_500)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     X = torch.from_numpy(np.eye(4, dtype=np.float32)[rng.integers(0, 4, (args.n, 200))]

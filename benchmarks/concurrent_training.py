@@ -19,6 +19,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import os
 import statistics
@@ -80,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["retain", "default"])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--n", type=int, default=25_000, help="simulated sequences")
-    parser.add_argument("--extra", default="--precision bf16 --fast-dropout",
+    parser.add_argument("--extra", default="--precision auto --fast-dropout",
                         help="further `motiflens train` options")
     args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
 
     extra = args.extra.split()
     print(f"{time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} CPU(s); load "

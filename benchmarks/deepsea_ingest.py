@@ -19,6 +19,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import json
 import resource
@@ -106,6 +108,7 @@ def main() -> int:
     parser.add_argument("--tmp", default=None, help="directory for the temporary bundle")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
+    print(describe_machine(), flush=True)
 
     n_train, n_valid, n_test = args.rows, 8_000, args.test_rows
     need = (n_train + n_valid + n_test) * (4 * LENGTH + N_LABELS) * 1.1 + 1e9

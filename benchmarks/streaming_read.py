@@ -18,6 +18,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import json
 import shutil
@@ -65,6 +67,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--batches", type=int, default=200)
     args = parser.parse_args()
+    print(describe_machine(), flush=True)
     root = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     try:
         path = root / "big.h5"

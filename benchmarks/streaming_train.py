@@ -13,6 +13,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import shutil
 import sys
@@ -51,6 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=6000)
     args = parser.parse_args()
+    print(describe_machine(), flush=True)
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="stream-train-"))
     try:

@@ -31,6 +31,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import statistics
 import sys
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="glibc malloc for the run: 'retain' (as sweep workers run) or its "
                              "defaults")
     args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
     malloc = apply_malloc(args.malloc)
 
     torch.set_num_threads(args.threads)
@@ -117,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}; {time.strftime('%Y-%m-%d %H:%M')}; load {_load()}")
     sources = list(args.results) if args.results else [None]
     names = [str(r) if r else f"default {args.default_epochs}" for r in sources]
-    peak_bf16 = matmul_flops(device, dtype=torch.bfloat16)
-    print(f"fp32 matmul {matmul_flops(device) / 1e9:.1f} GFLOP/s, bf16 {peak_bf16 / 1e9:.1f} "
+    from motiflens._machine import native_bf16
+
+    bf16_ok = device.type == "cuda" or native_bf16()
+    if not bf16_ok:  # emulated bf16 would never finish: fp32 variants and fp32 floor only
+        args.variants = [v for v in args.variants if "bf16" not in v]
+        print("no native bf16 on this CPU: bf16 variants skipped, the floor is at the fp32 rate")
+    peak_fp32 = matmul_flops(device)
+    peak_bf16 = matmul_flops(device, dtype=torch.bfloat16) if bf16_ok else peak_fp32
+    print(f"fp32 matmul {peak_fp32 / 1e9:.1f} GFLOP/s, bf16 {peak_bf16 / 1e9:.1f} "
           f"GFLOP/s; malloc: {malloc}; epochs from {', '.join(names)}; epoch times from "
           f"{args.measure_n} sequences x {scale:.2f}\n")
     epoch_cols = "".join(f"{f'epochs{i + 1}':>9}" for i in range(len(sources)))
@@ -157,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'vs baseline':<{width}}" + "".join(
                 f"{total['baseline'] / t:>14.2f}x" for t in total.values()))
         floor = flops[i] / peak_bf16 / args.workers
-        print(f"floor: {flops[i] / 1e12:.0f} TFLOP of conv/linear training at the bf16 matmul "
+        print(f"floor: {flops[i] / 1e12:.0f} TFLOP of conv/linear training at the "
+              f"{'bf16' if bf16_ok else 'fp32'} matmul "
               f"rate = {floor / 60:.1f} m on {args.workers} worker(s) (no other work counted)")
     return 0
 

@@ -23,6 +23,8 @@ comparable on an otherwise idle machine).
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import json
 import os
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="threads for both programs")
     parser.add_argument("--no-memelite", action="store_true")
     args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
     if not args.database.exists():
         raise SystemExit(f"database not found: {args.database}")
 

@@ -58,6 +58,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from motiflens._machine import describe_machine, native_bf16
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_loop import baseline_epoch, make_baseline  # noqa: E402
 
@@ -257,9 +259,17 @@ def main(argv: list[str] | None = None) -> int:
         args.variants + (["compiled", "compiled-bf16"] if args.compile else [])))
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    print(describe_machine())
+    bf16_ok = device.type == "cuda" or native_bf16()
+    if not bf16_ok:  # emulated bf16 is thousands of times slower: it would never finish
+        dropped = [v for v in variants if "bf16" in v]
+        variants = [v for v in variants if "bf16" not in v]
+        if dropped:
+            print(f"no native bf16 on this CPU: skipping {', '.join(dropped)}")
     X, Y = random_onehot(args.n, args.length)
     peak = matmul_flops(device, args.matmul_size)
-    peak_bf16 = matmul_flops(device, args.matmul_size, dtype=torch.bfloat16)
+    peak_bf16 = matmul_flops(device, args.matmul_size, dtype=torch.bfloat16) if bf16_ok \
+        else float("nan")
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"cpu, {torch.get_num_threads()} thread(s)"
     print(f"device: {device} ({where}); torch {torch.__version__}; "

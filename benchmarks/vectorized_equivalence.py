@@ -15,6 +15,8 @@ Usage::
 
 from __future__ import annotations
 
+from motiflens._machine import describe_machine  # noqa: E402
+
 import argparse
 import sys
 import time
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--no-interpret", action="store_true")
     args = parser.parse_args(argv)
+    print(describe_machine(), flush=True)
 
     torch.set_num_threads(args.threads)
     dataset = load_dataset(args.data, in_memory=True)
@@ -52,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     rows: dict[str, list[dict]] = {}
     walls: dict[str, float] = {}
+    from motiflens._machine import native_bf16
+
+    if not native_bf16() and not torch.cuda.is_available():
+        skipped = [v for v in args.variants if "bf16" in v]
+        args.variants = [v for v in args.variants if "bf16" not in v]
+        if skipped:
+            print(f"no native bf16 on this CPU: skipping {', '.join(skipped)}")
     for variant in args.variants:
         precision = variant.split("-")[1]
         configs = [TrainConfig.for_protocol("paper", seed=s, precision=precision, device="cpu",

@@ -171,7 +171,12 @@ def test_reproduce_hints_at_workers_on_a_multicore_cpu(workers, hinted, tmp_path
     import motiflens.cli as cli
     import motiflens.experiments.sweep as sweep
 
-    monkeypatch.setattr(sweep, "run_experiment", lambda name, out, **kw: Path(out))
+    def fake_run(name, out, on_start=None, **kw):
+        if on_start is not None:  # the sweep calls it once everything is validated
+            on_start()
+        return Path(out)
+
+    monkeypatch.setattr(sweep, "run_experiment", fake_run)
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(cli, "_cuda_available", lambda: False)
     code, _, err = run_cli(["reproduce", "table1", "--out", str(tmp_path / "s"), "--no-report",
@@ -195,3 +200,111 @@ def test_reproduce_passes_precision_and_fast_dropout_to_the_sweep(tmp_path, caps
     assert seen["train"] == {"precision": "bf16", "dropout_masks": "fast"}
     assert run_cli(args, capsys)[0] == 0
     assert seen["train"] == {}  # nothing given: the experiment's own settings
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _onehot(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+    idx = rng.integers(0, 4, (n, length))
+    return (idx[:, None, :] == np.arange(4)[None, :, None]).astype(np.uint8)
+
+
+def test_train_and_evaluate_report_a_label_positive_everywhere(tmp_path, capsys):
+    from motiflens.data.dataset import ConstantLabelWarning, write_dataset
+
+    rng = np.random.default_rng(0)
+    splits = {s: (_onehot(rng, n, 200), np.ones((n, 1), np.uint8))
+              for s, n in (("train", 60), ("valid", 20), ("test", 20))}
+    with pytest.warns(ConstantLabelWarning, match=r"3 label/split pair\(s\).*label 'CTCF' in "
+                                                  r"split 'train' \(all positive"):
+        data = write_dataset(tmp_path / "one.h5", splits, ["CTCF"])
+    code, out, err = run_cli(["train", "--model", "CNN-25", "--data", str(data), "--epochs", "1",
+                              "--threads", "1", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    expected = "test AU-ROC undefined (0 of 1 classes; undefined for: CTCF (all positive))"
+    assert expected in out and "Traceback" not in err
+    code, out, err = run_cli(["evaluate", str(tmp_path / "run")], capsys)  # from metrics.json
+    assert code == 0 and expected in out and "AU-PR undefined" in out
+
+
+def test_print_metrics_counts_defined_classes():
+    import io
+    from contextlib import redirect_stdout
+
+    from motiflens.cli import _print_metrics
+    from motiflens.metrics import classification_metrics
+
+    y = np.zeros((8, 3))
+    y[:, 0], y[:4, 1] = 1, 1
+    metrics = classification_metrics(y, np.tile(np.arange(8.0)[::-1, None], 3), ["X", "Y", "Z"])
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        _print_metrics("m", metrics)                                   # NaN in memory
+        legacy = {k: v for k, v in metrics.items() if k != "undefined_reasons"}
+        _print_metrics("m", {"test": {**legacy, "auroc": {"X": None, "Y": 1.0, "Z": None}}})
+    first, second = buffer.getvalue().splitlines()
+    assert first == ("m: test AU-ROC 1.0000 (1 of 3 classes; undefined for: X (all positive), "
+                     "Z (all negative))  AU-PR 1.0000")
+    assert second == first                                             # null from old JSON
+
+
+def test_nan_in_sequences_is_one_line_error_naming_key_and_row(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "200", "--seed", "1"], capsys)[0] == 0
+    with h5py.File(data, "a") as f:
+        X = f["X_valid"][()].astype(np.float32)
+        X[3, 0, 7] = np.nan
+        del f["X_valid"]
+        f["X_valid"] = X
+    code, _, err = run_cli(["train", "--model", "CNN-25", "--data", str(data),
+                            "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert str(data) in err and "'X_valid'" in err and "NaN at row 3" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_model_spec_string_error_names_the_bad_part(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    assert run_cli(["simulate", "--out", str(data), "--n", "200", "--seed", "1"], capsys)[0] == 0
+    code, _, err = run_cli(["train", "--model", "30x19p25-abc", "--data", str(data),
+                            "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot parse 'abc'" in err and "--model" in err and "unknown model name" not in err
+
+
+def test_single_class_fasta_error_names_the_cli_flag(tmp_path, capsys):
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">s1\nACGTACGT\n>s2\nACGAACGT\n")
+    code, _, err = run_cli(["data", "fasta", "--classes", f"A={fasta}",
+                            "--out", str(tmp_path / "o.h5")], capsys)
+    assert code == 2 and "--shuffled-negatives (negatives='shuffle')" in err
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_options_of_data_simulate_tomtom_interpret_evaluate_show_their_default():
+    import argparse
+
+    from motiflens.cli import build_parser
+
+    def subparsers(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action.choices
+        return {}
+
+    top = subparsers(build_parser())
+    checked = {name: top[name] for name in ("simulate", "tomtom", "interpret", "evaluate")}
+    checked.update({f"data {n}": p for n, p in subparsers(top["data"]).items()})
+    assert {"data peaks", "data fasta", "data bed", "data deepsea"} <= set(checked)
+    missing = []
+    for name, parser in checked.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            text = (action.help or "") % {"default": action.default}
+            if "default" not in text and "required" not in text:
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, missing
+    peaks_help = top["data"].format_help()
+    assert "1000-nt windows" in peaks_help and "(200-nt bins, > half overlap)" not in peaks_help

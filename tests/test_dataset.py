@@ -274,3 +274,92 @@ def test_writer_checks_shapes_and_empty_splits(tmp_path, splits):
     with pytest.raises(DatasetError, match=r"big\.h5: key 'X_valid': expected at least one sequence"):
         writer.close()
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------------
+# value checks at load time; constant labels at write time
+# ------------------------------------------------------------------------------------------
+
+
+def _nan_at(X, row):
+    X = X.astype(np.float32)
+    X[row, 2, 5] = np.nan
+    return X
+
+
+def _two_at(X, row):
+    X = X.astype(np.uint8)
+    X[row, 1, 3] = 2
+    return X
+
+
+def _two_ones_at(X, row):
+    X = X.astype(np.uint8)
+    X[row, :, 4] = [1, 0, 1, 0]
+    return X
+
+
+@pytest.mark.parametrize("key, damage, pattern", [
+    ("X_valid", _nan_at, r"key 'X_valid': expected one-hot .*found value NaN at row 4 "),
+    ("X_test", _two_at, r"key 'X_test': expected one-hot .*found value 2 at row 6 "),
+    ("X_train", _two_ones_at, r"key 'X_train': expected one-hot .*at most one 1 per position"
+                              r".*found 2 ones at position 4 of row 9 "),
+])
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_load_rejects_non_one_hot_sequences_naming_key_and_row(tmp_path, splits, key, damage,
+                                                               pattern, in_memory):
+    row = {"X_valid": 4, "X_test": 6, "X_train": 9}[key]
+    arrays = flat(splits)
+    arrays[key] = damage(arrays[key], row)
+    path = raw_file(tmp_path / "bad.h5", arrays)
+    with pytest.raises(DatasetError, match=pattern) as info:
+        load_dataset(path, in_memory=in_memory)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_load_rejects_labels_outside_0_1_naming_row(tmp_path, splits, in_memory):
+    arrays = flat(splits)
+    arrays["Y_test"] = arrays["Y_test"].copy()
+    arrays["Y_test"][3, 2] = np.nan
+    with pytest.raises(DatasetError, match=r"key 'Y_test': expected labels in \{0, 1\}, found "
+                                           r"value NaN at row 3 "):
+        load_dataset(raw_file(tmp_path / "bad.h5", arrays), in_memory=in_memory)
+
+
+def test_value_checks_accept_n_columns_and_float_files(tmp_path, splits):
+    arrays = flat(splits)
+    arrays["X_train"] = arrays["X_train"].copy()
+    arrays["X_train"][0, :, :5] = 0                  # N positions: all-zero columns are fine
+    ds = load_dataset(raw_file(tmp_path / "ok.h5", arrays))   # float32, like Koo & Eddy's files
+    np.testing.assert_array_equal(ds.train.X, arrays["X_train"])
+
+
+def test_write_warns_once_with_a_count_about_constant_labels(tmp_path, splits):
+    from motiflens.data.dataset import ConstantLabelWarning
+
+    constant = {name: (X, Y.copy()) for name, (X, Y) in splits.items()}
+    constant["valid"][1][:, 0] = 1                   # 'a' positive for every valid sequence
+    constant["test"][1][:, 2] = 0                    # 'c' never positive in test
+    with pytest.warns(ConstantLabelWarning) as record:
+        write_dataset(tmp_path / "d.h5", constant, NAMES)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith(f"{tmp_path / 'd.h5'}: 2 label/split pair(s)")
+    assert "label 'a' in split 'valid' (all positive, 7 rows)" in message
+    assert "label 'c' in split 'test' (all negative, 11 rows)" in message
+    assert record[0].filename == __file__            # attributed to the caller
+    with pytest.warns(ConstantLabelWarning, match=r"1 label/split pair\(s\).*label 'a' in split "
+                                                  r"'valid' \(all positive"):
+        with DatasetWriter(tmp_path / "w.h5", NAMES, length=LENGTH) as writer:
+            for name, (X, Y) in constant.items():
+                Y = Y.copy()
+                if name == "test":
+                    Y[:, 2] = splits["test"][1][:, 2]
+                writer.append(name, X[:5], Y[:5])     # two batches: counts add up
+                writer.append(name, X[5:], Y[5:])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConstantLabelWarning)
+        write_dataset(tmp_path / "fine.h5", splits, NAMES)   # no constant label: no warning

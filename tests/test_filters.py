@@ -391,3 +391,16 @@ def test_padding_modules_and_unknown_length_changes() -> None:
     upsampled = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv1d(4, 1, 3), nn.ReLU())
     with pytest.raises(ConfigError, match="window="):
         receptive_field(upsampled, 1, 20)
+
+
+def test_channels_last_sequences_suggest_transpose() -> None:
+    model = nn.Sequential(nn.Conv1d(4, 3, 5), nn.ReLU())
+    X = np.stack([one_hot("ACGTACGTACGTACGT")] * 3)          # (3, 4, 16)
+    for call in (lambda x: layer_activations(model, x, layer=1),
+                 lambda x: filters_to_motifs(model, x, layer=1)):
+        with pytest.raises(DatasetError) as info:
+            call(X.transpose(0, 2, 1))                       # (3, 16, 4): channels last
+        message = str(info.value)
+        assert "(N, 4, L)" in message and "(3, 16, 4)" in message
+        assert "X.transpose(0, 2, 1)" in message and "\n" not in message
+    assert layer_activations(model, X, layer=1).shape == (3, 3, 12)

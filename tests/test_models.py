@@ -300,3 +300,32 @@ def test_training_forward_matches_stock_order_for_any_activation(activation):
     (g_stock,) = torch.autograd.grad(stock.square().sum(), x)
     assert torch.allclose(fused, stock, atol=1e-10) and torch.allclose(g_fused, g_stock, atol=1e-8)
     assert (activation in NON_DECREASING) == (activation == "exponential")
+
+
+def test_channels_last_input_says_expected_shape_and_suggests_transpose():
+    model = build_model(model_spec("CNN-25"), seed=0)
+    x = torch.zeros(2, 200, 4)
+    with pytest.raises(InputShapeError) as info:
+        model(x)
+    message = str(info.value)
+    assert "(N, 4, 200)" in message and "(2, 200, 4)" in message
+    assert "X.transpose(0, 2, 1)" in message and "\n" not in message
+    assert model(x.transpose(1, 2)).shape == (2, 12)   # the suggestion works
+    with pytest.raises(InputShapeError) as info:       # other wrong shapes: no transpose hint
+        model(torch.zeros(2, 4, 150))
+    assert "transpose" not in str(info.value)
+
+
+@pytest.mark.parametrize("name, part", [
+    ("30x19p25-abc", "'abc'"),
+    ("30x19p25-128x5q4", "'128x5q4'"),
+    ("CNN-30x19", "'CNN'"),
+])
+def test_spec_like_model_name_points_at_the_bad_part(name, part):
+    with pytest.raises(ConfigError) as info:
+        model_spec(name)
+    message = str(info.value)
+    assert f"model spec string {name!r}: cannot parse {part}" in message
+    assert "--model" in message and "unknown model name" not in message
+    with pytest.raises(ConfigError, match=r"unknown model name 'CNN-7' \(--model\); valid names"):
+        model_spec("CNN-7")

@@ -249,3 +249,28 @@ def test_jaspar_round_trip(tmp_path):
     assert [(m.id, m.name, m.nsites) for m in back] == [("MA0002.2", "RUNX1", 123), ("p", "", None)]
     for a, b in zip(motifs, back):
         np.testing.assert_allclose(a.ppm, b.ppm, atol=1e-5)
+
+
+# ------------------------------------------------------------------ duplicate IDs
+def test_meme_duplicate_motif_id_names_file_second_line_and_id(tmp_path):
+    block = "letter-probability matrix: alength= 4 w= 1\n0.25 0.25 0.25 0.25\n\n"
+    text = HEADER + "MOTIF m1 A\n" + block + "MOTIF m2\n" + block + "MOTIF m1 B\n" + block
+    path = _write(tmp_path, text, "dup.meme")
+    second = text.splitlines().index("MOTIF m1 B") + 1
+    with pytest.raises(FormatError) as info:
+        read_meme(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{second}: duplicate motif ID 'm1'")
+    assert f"first at line {text.splitlines().index('MOTIF m1 A') + 1}" in message
+    assert len(read_meme(_write(tmp_path, text.replace("MOTIF m1 B", "MOTIF m3 B"),
+                                "ok.meme"))) == 3
+
+
+def test_jaspar_duplicate_motif_id_names_file_second_line_and_id(tmp_path):
+    counts = "A [ 1 ]\nC [ 1 ]\nG [ 1 ]\nT [ 1 ]\n"
+    path = _write(tmp_path, ">MA1.1 a\n" + counts + ">MA2.1 b\n" + counts + ">MA1.1 c\n" + counts,
+                  "dup.jaspar")
+    with pytest.raises(FormatError, match=r"duplicate motif ID 'MA1\.1' \(first at line 1\)") \
+            as info:
+        read_jaspar(path)
+    assert str(info.value).startswith(f"{path}:11: ")

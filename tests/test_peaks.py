@@ -107,12 +107,13 @@ def test_soft_mask_and_n(fixture):
     tmp, seqs, _ = fixture
     p = write_peaks(tmp / "m.bed", [("chr1", 50, 350), ("chr1", 5_900, 6_150),
                                     ("chr7", 1_000, 1_200), ("chr8", 1_000, 1_200)])
-    ds = load_dataset(build_peaks(tmp / "genome.fa", {"m": p}, tmp / "m.h5", length=400))
-    X = ds.train.X
+    ds = load_dataset(build_peaks(tmp / "genome.fa", {"m": p}, tmp / "m.h5", length=400,
+                                  negatives="shuffle"))   # one label: negatives are required
     # bin [0, 200) is positive but its window [-100, 300) runs off the start: skipped.
     # bin [200, 400) -> window [100, 500), over the soft-masked 100..159; bin [6000, 6200)
-    # -> [5900, 6300), over the N run 6000..6029.
-    assert len(X) == 2
+    # -> [5900, 6300), over the N run 6000..6029. Then their 2 shuffles.
+    assert len(ds.train) == 4 and ds.train.Y[:, 0].tolist() == [1, 1, 0, 0]
+    X = ds.train.X[:2]
     assert decode(X) == [seqs["chr1"][s:s + 400].upper() for s in (100, 5_900)]
     assert seqs["chr1"][100:160].islower()
     assert X[0][:, :60].sum(axis=0).tolist() == [1] * 60
@@ -185,7 +186,7 @@ def test_errors(fixture):
     broken = tmp / "broken.bed"
     broken.write_text("chr1\t10\t500\nchr1\tten\t600\n")
     with pytest.raises(FormatError, match=r"broken\.bed:2: start/end must be integers"):
-        build_peaks(g, {"b": str(broken)}, tmp / "o.h5")
+        build_peaks(g, {"b": str(broken)}, tmp / "o.h5", negatives="shuffle")
     # a character other than ACGTN in the genome
     chr1 = seqs["chr1"]
     write_fasta(tmp / "badgenome.fa", {**seqs, "chr1": chr1[:2500] + "X" + chr1[2501:]})
@@ -210,3 +211,34 @@ def test_valid_fraction_holds_out_blocks(fixture):
     fwd = load_dataset(build_peaks(tmp / "genome.fa", peaks, tmp / "f.h5", length=600))
     assert total == len(fwd.train) + len(fwd.valid)
     assert len(ds.test) == len(fwd.test)
+
+
+def test_single_peak_set_is_refused_without_negatives(fixture, capsys):
+    from motiflens.cli import main
+
+    tmp, _, peaks = fixture
+    with pytest.raises(DatasetError, match=r"a single peak set \('A'\) without negatives gives "
+                                           r"every row label 1; add --shuffled-negatives"):
+        build_peaks(tmp / "genome.fa", {"A": peaks["A"]}, tmp / "o.h5")
+    args = ["data", "peaks", "--genome", str(tmp / "genome.fa"), "--peaks", f"A={peaks['A']}",
+            "--length", "600", "--out", str(tmp / "o.h5")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--shuffled-negatives" in err
+    assert not (tmp / "o.h5").exists()
+    assert main(args + ["--shuffled-negatives", "--reverse-complement"]) == 0
+    both = load_dataset(tmp / "o.h5")
+    fwd = load_dataset(build_peaks(tmp / "genome.fa", {"A": peaks["A"]}, tmp / "f.h5",
+                                   length=600, negatives="shuffle"))
+    for split in ("train", "valid", "test"):
+        part, f = both.split(split), fwd.split(split)
+        n = len(f)
+        assert n >= 2 and f.Y[:, 0].sum() == n // 2          # one negative per positive
+        assert sorted(set(f.Y[:, 0].tolist())) == [0, 1]
+        pos, neg = f.X[f.Y[:, 0] == 1], f.X[f.Y[:, 0] == 0]
+        for p_seq, n_seq in zip(decode(pos), decode(neg)):   # shuffles keep the composition
+            assert sorted(p_seq) == sorted(n_seq)
+            assert p_seq[0] == n_seq[0] and p_seq[-1] == n_seq[-1]
+        np.testing.assert_array_equal(part.X[:n], f.X)       # forward rows, then their RCs
+        np.testing.assert_array_equal(part.X[n:], f.X[:, ::-1, ::-1])
+        np.testing.assert_array_equal(part.Y[n:], f.Y)

@@ -55,3 +55,29 @@ def test_interpret_writes_consistent_outputs(run_dir):
 def test_layer_out_of_range_is_a_config_error(run_dir):
     with pytest.raises(ConfigError, match="layer 3"):
         interpret_run(run_dir, layers=(3,), n_sequences=50)
+
+
+def test_ground_truth_comes_from_the_dataset(run_dir, tmp_path):
+    """A dataset whose labels are not the paper's TFs is scored against no ground truth (not
+    the 12 synthetic TFs); the paper's labels and a dataset's own relevant-motif map are used."""
+    import json as _json
+
+    import h5py
+
+    from motiflens.interpret.pipeline import dataset_ground_truth
+
+    assert dataset_ground_truth(["bound", "unbound"], {}) == {}
+    truth = dataset_ground_truth(["MAFK", "mine"], {})
+    assert list(truth) == ["MAFK"] and "MA0496.1" in truth["MAFK"]
+    own = dataset_ground_truth(["MafK"], {"relevant_motifs": _json.dumps({"MafK": ["MA0495.1"]})})
+    assert own == {"MafK": ["MA0495.1"]}
+
+    data = json.loads((run_dir / "config.json").read_text())["dataset"]["path"]
+    renamed = tmp_path / "user.h5"
+    renamed.write_bytes(open(data, "rb").read())
+    with h5py.File(renamed, "r+") as handle:
+        handle.attrs["label_names"] = json.dumps([f"peakset{i}" for i in range(12)])
+    summary = interpret_run(run_dir, layers=(1,), n_sequences=60, data=str(renamed),
+                            out_dir=tmp_path / "interp")[1]
+    assert summary["frac_match_gt"] is None and summary["n_tfs"] == 0
+    assert summary["frac_match_db"] is not None

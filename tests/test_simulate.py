@@ -244,3 +244,42 @@ def test_bad_configs_name_the_key(changes, pattern):
 def test_length_that_just_fits_is_accepted():
     data = simulate(config(n_sequences=30, length=60, spacing="code"))
     assert data.train.X.shape[2] == 60
+
+
+# ------------------------------------------------------------------------------------------
+# --motifs given as comma / space separated JASPAR IDs; duplicate motifs
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["MA0151.1,MA0466.2", "MA0151.1 MA0466.2", " MA0151.1, MA0466.2 "])
+def test_motifs_as_one_string_of_jaspar_ids(text):
+    data = simulate(config(n_sequences=50, motifs=text))
+    assert [m.id for m in data.motifs] == ["MA0151.1", "MA0466.2"]
+    assert data.label_names == ["Arid3a", "CEBPB"]
+
+
+@pytest.mark.parametrize("argv", [["MA0151.1,MA0466.2"], ["MA0151.1", "MA0466.2"],
+                                  ["MA0151.1 MA0466.2"]])
+def test_cli_simulate_accepts_comma_and_space_separated_ids(tmp_path, capsys, argv):
+    from motiflens.cli import main
+
+    out = tmp_path / "d.h5"
+    code = main(["simulate", "--out", str(out), "--n", "60", "--motifs", *argv])
+    assert code == 0, capsys.readouterr().err
+    ds = load_dataset(out)
+    assert ds.label_names == ["Arid3a", "CEBPB"]
+    assert ds.attrs["config"]["motif_ids"] == ["MA0151.1", "MA0466.2"]
+
+
+def test_duplicate_motifs_are_refused_before_writing(tmp_path, capsys):
+    from motiflens.cli import main
+
+    with pytest.raises(ConfigError, match=r"ID\(s\) given twice: MA0151\.1 \(--motifs"):
+        simulate(config(n_sequences=50, motifs="MA0151.1,MA0466.2,MA0151.1"))
+    path = tmp_path / "dup.meme"
+    write_meme([MOTIFS[0], MOTIFS[1], Motif("T0", MOTIFS[2].ppm)], path)
+    code = main(["simulate", "--out", str(tmp_path / "d.h5"), "--n", "60", "--motifs", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{path}:" in err and "duplicate motif ID 'T0'" in err
+    assert not (tmp_path / "d.h5").exists()

@@ -342,3 +342,64 @@ def test_threads_do_not_change_results(database):
     np.testing.assert_array_equal(one.pvalues, two.pvalues)
     np.testing.assert_array_equal(one.qvalues, two.qvalues)
     assert one.hits == two.hits
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: query formats, output place
+# --------------------------------------------------------------------------------------------
+def _cli_files(tmp_path, database):
+    from motiflens.motifs import write_jaspar, write_meme
+
+    queries = [Motif("s", database[2].ppm.copy(), nsites=20), Motif("t", database[5].ppm.copy())]
+    write_meme(queries, tmp_path / "q.meme")
+    write_jaspar(queries, tmp_path / "q.jaspar")
+    write_meme(database, tmp_path / "db.meme")
+    write_jaspar(database, tmp_path / "db.jaspar")
+    return tmp_path / "q.meme", tmp_path / "q.jaspar", tmp_path / "db.meme", tmp_path / "db.jaspar"
+
+
+def test_cli_accepts_the_same_formats_for_query_and_target(tmp_path, capsys, database):
+    from motiflens.cli import main
+
+    q_meme, q_jaspar, db_meme, db_jaspar = _cli_files(tmp_path, database)
+    tables = {}
+    for query in (q_meme, q_jaspar):
+        for target in (db_meme, db_jaspar):
+            out = tmp_path / f"{query.suffix}{target.suffix}.tsv"
+            assert main(["tomtom", str(query), str(target), "--out", str(out)]) == 0, \
+                capsys.readouterr().err
+            tables[(query.suffix, target.suffix)] = [
+                (h.query_id, h.target_id, h.offset) for h in read_tomtom_tsv(out)]
+    first = tables[(".meme", ".meme")]
+    assert ("s", database[2].id, 0) in first
+    assert all(rows == first for rows in tables.values())
+
+
+def test_cli_without_out_prints_the_table_and_writes_no_file(tmp_path, capsys, database,
+                                                             monkeypatch):
+    from motiflens.cli import main
+
+    q_meme, _, db_meme, _ = _cli_files(tmp_path, database)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "tomtom.tsv").write_text("mine\n")
+    assert main(["tomtom", str(q_meme), str(db_meme)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].split("\t") == list(TSV_COLUMNS)
+    assert any(line.startswith(f"s\t{database[2].id}\t0\t") for line in out.splitlines())
+    assert "matches of 2 queries" in err and "->" not in err
+    assert (work / "tomtom.tsv").read_text() == "mine\n"         # not overwritten
+    assert sorted(p.name for p in work.iterdir()) == ["tomtom.tsv"]
+
+
+def test_config_errors_name_the_cli_flags(tmp_path, capsys, database):
+    from motiflens.cli import main
+
+    with pytest.raises(ConfigError, match=r"q-value threshold must be <= 1 \(drop --qvalue"):
+        TomtomConfig(evalue=False, thresh=2)
+    q_meme, _, db_meme, _ = _cli_files(tmp_path, database)
+    for flag, value in (("--min-overlap", "0"), ("--thresh", "-1"), ("--pseudocount", "-0.5")):
+        assert main(["tomtom", str(q_meme), str(db_meme), flag, value]) == 2
+        out, err = capsys.readouterr()
+        assert f"({flag}) " in err and len(err.strip().splitlines()) == 1 and out == ""

@@ -336,3 +336,48 @@ def test_numba_kernels_do_not_change_training_results(tmp_path):
     _assert_same_state(_state(tmp_path / "a" / "last.pt")["model"],
                        _state(tmp_path / "b" / "last.pt")["model"])
     assert a["test"]["auroc"] == b["test"]["auroc"]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: constant labels, resume messages
+# --------------------------------------------------------------------------------------------
+def test_metrics_name_undefined_classes_with_reason_and_count():
+    from motiflens.metrics import classification_metrics
+
+    y = np.zeros((6, 3), np.float32)
+    y[:, 0] = 1.0                      # "up": positive for every sequence
+    y[:3, 1] = 1.0                     # "mid": defined
+    scores = np.arange(18, dtype=np.float32).reshape(6, 3)[::-1]
+    result = classification_metrics(y, scores, label_names=["up", "mid", "down"])
+    assert result["undefined_classes"] == ["up", "down"]
+    assert result["undefined_reasons"] == {"up": "all positive", "down": "all negative"}
+    assert result["n_defined"] == 1 and result["n_undefined"] == 2
+    assert math.isnan(result["auroc"]["up"]) and math.isnan(result["aupr"]["down"])
+    assert result["mean_auroc"] == result["auroc"]["mid"] == 1.0
+    none = classification_metrics(y[:, [0]], scores[:, [0]], label_names=["up"])
+    assert none["n_defined"] == 0 and math.isnan(none["mean_auroc"])
+
+
+def test_train_with_an_always_positive_label_reports_it(tmp_path):
+    ds = planted_dataset(n_train=100)
+    for split in (ds.train, ds.valid, ds.test):
+        split.Y = np.concatenate([split.Y, np.ones_like(split.Y)], axis=1)
+    ds.label_names = ["ACGTGC", "always"]
+    result = train(tiny_spec(n_outputs=2), ds, fast_config(max_epochs=1), tmp_path / "run",
+                   progress=False)
+    test = result["test"]
+    assert test["auroc"]["always"] is None          # NaN -> null in metrics.json
+    assert test["undefined_reasons"] == {"always": "all positive"}
+    assert test["mean_auroc"] == test["auroc"]["ACGTGC"]
+    assert read_json(tmp_path / "run" / "metrics.json")["test"]["undefined_classes"] == ["always"]
+
+
+def test_resume_mismatch_names_the_cli_flag(tmp_path):
+    ds = planted_dataset(n_train=100)
+    train(tiny_spec(), ds, fast_config(max_epochs=1), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match=r"--no-resume \(resume=False\)"):
+        train(tiny_spec(), ds, fast_config(max_epochs=1, lr=1e-3), tmp_path, progress=False)
+    other = ModelSpec("tiny", [ConvBlockSpec(4, 7, LENGTH)], dense=8, n_outputs=1,
+                      input_length=LENGTH)
+    with pytest.raises(ConfigError, match=r"different model spec; pass --no-resume"):
+        train(other, ds, fast_config(max_epochs=1), tmp_path, progress=False)

@@ -146,3 +146,33 @@ def provenance(seed: int | None = None, **extra: Any) -> dict[str, Any]:
         record["seed"] = int(seed)
     record.update(extra)
     return record
+
+
+def check_writable(path: str | os.PathLike, flag: str) -> None:
+    """Fail early, before any work, when ``path`` (a file or directory to be made) cannot be
+    written: its nearest existing ancestor must be a writable directory.
+
+    Raises
+    ------
+    motiflens.errors.ConfigError
+        Naming the path, the reason and the CLI flag that chooses another place.
+    """
+    from motiflens.errors import ConfigError
+
+    target = Path(path).expanduser().absolute()
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir() and probe != target:
+        raise ConfigError(f"{target}: cannot write here ({probe} is a file, not a folder); "
+                          f"choose another {flag}")
+    folder = probe if probe.is_dir() else probe.parent
+    try:  # a real write: os.access says yes to root on read-only file systems and /proc
+        fd, name = tempfile.mkstemp(prefix=".tmp-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write here ({folder}: {exc.strerror or exc}); "
+                          f"choose another {flag}") from None

@@ -23,8 +23,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from motiflens.simulate import SimulationConfig, simulate_to_hdf5
 
     kwargs = dict(n_sequences=args.n, length=args.length, spacing=args.spacing, seed=args.seed)
-    if args.motifs:
-        kwargs["motifs"] = args.motifs
+    if args.motifs:  # one file / release name, or JASPAR IDs split by commas and/or spaces
+        kwargs["motifs"] = args.motifs[0] if len(args.motifs) == 1 else ",".join(args.motifs)
     if args.split:
         kwargs["split"] = tuple(args.split)
     config = SimulationConfig(**kwargs)
@@ -81,7 +81,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from motiflens._io import read_json
 
+    from motiflens.train import unfinished_reason
+
     for run_dir in args.run_dirs:
+        reason = unfinished_reason(run_dir)
+        if reason is not None:
+            print(f"warning: {run_dir}: {reason}", file=sys.stderr)
         metrics_path = Path(run_dir) / "metrics.json"
         if args.recompute or not metrics_path.exists():
             from motiflens.data.dataset import load_dataset
@@ -99,6 +104,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_interpret(args: argparse.Namespace) -> None:
     from motiflens.interpret.pipeline import interpret_run
+    from motiflens.train import unfinished_reason
+
+    reason = unfinished_reason(args.run_dir)
+    if reason is not None:
+        print(f"warning: {args.run_dir}: {reason}", file=sys.stderr)
 
     summaries = interpret_run(
         args.run_dir, layers=tuple(args.layer), mode=args.mode, db=args.db,
@@ -106,29 +116,40 @@ def cmd_interpret(args: argparse.Namespace) -> None:
         trim=not args.no_trim, n_sequences=args.n_sequences,
     )
     for layer, summary in summaries.items():
+        truth = ("no ground truth for this dataset's labels" if summary["frac_match_gt"] is None
+                 else f"match ground truth: {summary['frac_match_gt']:.3f}; "
+                      f"TFs found: {summary['n_tfs_found']}/{summary['n_tfs']}")
         print(
             f"layer {layer}: {summary['n_filters']} filters, {summary['n_dead']} dead; "
-            f"match {args.db}: {summary['frac_match_db']:.3f}; "
-            f"match ground truth: {summary['frac_match_gt']:.3f}; "
-            f"TFs found: {summary['n_tfs_found']}/{summary['n_tfs']}  -> {summary['out_dir']}"
+            f"match {args.db}: {summary['frac_match_db']:.3f}; {truth}  -> {summary['out_dir']}"
         )
 
 
 def cmd_tomtom(args: argparse.Namespace) -> None:
-    from motiflens.interpret.tomtom import TomtomConfig, tomtom, write_tomtom_tsv
+    from motiflens.interpret.tomtom import (
+        TomtomConfig,
+        format_tomtom_tsv,
+        tomtom,
+        write_tomtom_tsv,
+    )
     from motiflens.jaspar import load_motif_source
-    from motiflens.motifs import read_meme
 
-    queries = read_meme(args.query)
+    # Query and target accept the same sources: MEME or JASPAR files, JASPAR release names.
+    queries = load_motif_source(args.query)
     targets = load_motif_source(args.target)
     config = TomtomConfig(
         distance=args.dist, min_overlap=args.min_overlap, thresh=args.thresh,
         evalue=not args.qvalue, pseudocount=args.pseudocount,
     )
     hits = tomtom(queries, targets, config)
+    summary = f"{len(hits)} matches of {len(queries)} queries against {len(targets)} targets"
+    if args.out is None:  # like MEME's `tomtom -text`: the table on stdout, the summary on stderr
+        sys.stdout.write(format_tomtom_tsv(hits))
+        print(summary, file=sys.stderr)
+        return
     out = Path(args.out)
     write_tomtom_tsv(hits, out)
-    print(f"{len(hits)} matches of {len(queries)} queries against {len(targets)} targets -> {out}")
+    print(f"{summary} -> {out}")
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -143,6 +164,7 @@ def cmd_data(args: argparse.Namespace) -> None:
             args.genome, _named_files(args.peaks, "--peaks"), args.out, length=args.length,
             test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
             reverse_complement=args.reverse_complement, seed=args.seed,
+            negatives="shuffle" if args.shuffled_negatives else None,
         )
     elif args.source == "fasta":
         from motiflens.data.fasta import build_fasta
@@ -191,17 +213,24 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if not args.ray and (args.cpus_per_trial is not None or args.gpus_per_trial is not None):
         raise ConfigError("--cpus-per-trial/--gpus-per-trial: Ray resources; they need --ray "
                           "(local sweeps place trials with --workers)")
-    cores = os.cpu_count() or 1
-    if args.workers == 1 and not args.ray and cores > 1 and not _cuda_available():
-        print(f"hint: --workers {cores} trains {cores} trials side by side, one core each "
-              f"(faster on a CPU than one trial on {cores} threads)", file=sys.stderr)
+    from motiflens._io import check_writable
+
+    check_writable(args.out, "--out")
     resources = {k: v for k, v in dict(cpus_per_trial=args.cpus_per_trial,
                                        gpus_per_trial=args.gpus_per_trial).items()
                  if v is not None}
+    cores = os.cpu_count() or 1
+
+    def hint() -> None:
+        if args.workers == 1 and not args.ray and cores > 1 and not _cuda_available():
+            print(f"hint: --workers {cores} trains {cores} trials side by side, one core each "
+                  f"(faster on a CPU than one trial on {cores} threads)", file=sys.stderr)
+
     out = run_experiment(
         args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
         epochs=args.epochs, sweep_seed=args.seed, data=args.data,
-        vectorize=args.vectorize, train=_reproduce_train_overrides(args), **resources,
+        vectorize=args.vectorize, train=_reproduce_train_overrides(args),
+        models=args.models, n_sequences=args.n_sequences, on_start=hint, **resources,
     )
     print(f"results in {out}")
     if not args.no_report:
@@ -224,6 +253,31 @@ def cmd_reinterpret(args: argparse.Namespace) -> None:
                              threshold=args.threshold, trim=trim, db=args.db,
                              gt_list=args.gt_list, progress=print)
     print(f"re-interpreted as {args.name!r}: {path} (side by side: {path / 'compare.md'})")
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    from motiflens.experiments.analyses import analyze_sweep, analyze_trial
+
+    target = Path(args.path)
+    analyses = tuple(args.analyses)
+    if (target / "sweep.json").is_file():
+        table = analyze_sweep(target, models=args.models, analyses=analyses, variant=args.variant,
+                              n_sequences=args.n_sequences, progress=print)
+        print(f"analyses: {table}")
+        return
+    if not (target / "config.json").is_file():
+        raise ConfigError(f"{target}: neither a sweep (sweep.json) nor a run directory "
+                          "(config.json)")
+    from motiflens._io import read_json
+
+    data = args.data or read_json(target / "config.json").get("dataset", {}).get("path")
+    if not data:
+        raise ConfigError(f"{target}: no dataset path recorded; pass --data")
+    for layer in args.layer:
+        summary = analyze_trial(target, layer, data, analyses, args.variant, args.n_sequences)
+        shown = {k: v for k, v in summary.items() if k != "completeness_values"}
+        print(f"layer {layer}: " + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
 
 
 def cmd_records(args: argparse.Namespace) -> None:
@@ -263,9 +317,42 @@ def _named_files(items: Sequence[str], option: str) -> dict[str, str]:
 
 
 def _print_metrics(title: str, metrics: dict) -> None:
-    auroc = metrics.get("mean_auroc", metrics.get("test", {}).get("mean_auroc"))
-    aupr = metrics.get("mean_aupr", metrics.get("test", {}).get("mean_aupr"))
-    print(f"{title}: test AU-ROC {auroc:.4f}  AU-PR {aupr:.4f}")
+    """One line of test means; classes whose labels are constant (no defined AU-ROC/AU-PR,
+    NaN in memory, null in metrics.json) are left out of the means and named with the reason."""
+    test = metrics if "mean_auroc" in metrics else (metrics.get("test") or {})
+
+    def value(key: str) -> str:
+        v = test.get(key)
+        return "undefined" if v is None or v != v else f"{v:.4f}"
+
+    per_class = test.get("auroc") or {}
+    undefined = list(test.get("undefined_classes")
+                     or [k for k, v in per_class.items() if v is None or v != v])
+    note = ""
+    if undefined:
+        reasons = dict(test.get("undefined_reasons") or {})
+        positives, n = test.get("positives") or {}, test.get("n")
+        for name in undefined:  # metrics.json written before undefined_reasons existed
+            if name not in reasons and name in positives and n is not None:
+                reasons[name] = "all positive" if positives[name] == n else "all negative"
+        total = len(per_class) or len(undefined) + int(test.get("n_defined") or 0)
+        names = ", ".join(f"{u} ({reasons[u]})" if u in reasons else str(u) for u in undefined)
+        note = f" ({total - len(undefined)} of {total} classes; undefined for: {names})"
+    print(f"{title}: test AU-ROC {value('mean_auroc')}{note}  AU-PR {value('mean_aupr')}")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output place that cannot be written before any work starts."""
+    from motiflens._io import check_writable
+
+    if getattr(args, "out", None):
+        check_writable(args.out, "--out")
+    if getattr(args, "to", None):
+        check_writable(args.to, "--to")
+    if args.command in ("interpret", "reinterpret"):
+        target = args.run_dir if args.command == "interpret" else args.results_dir
+        check_writable(Path(target) / "interpret", "RUN_DIR (copy the run to a folder you can "
+                       "write to)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,13 +362,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("simulate", help="make the paper's synthetic benchmark (HDF5)")
-    p.add_argument("--out", required=True, help="output HDF5 file")
-    p.add_argument("--n", type=int, default=25000, help="number of sequences (default 25000)")
-    p.add_argument("--length", type=int, default=200, help="sequence length (default 200)")
-    p.add_argument("--motifs", default=None, help="JASPAR IDs (comma separated) or a MEME file")
-    p.add_argument("--spacing", choices=["code", "buffer"], default="buffer")
-    p.add_argument("--split", type=float, nargs=3, metavar=("TRAIN", "VALID", "TEST"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output HDF5 file (required)")
+    p.add_argument("--n", type=int, default=25000,
+                   help="number of sequences (default: %(default)s)")
+    p.add_argument("--length", type=int, default=200,
+                   help="sequence length (default: %(default)s)")
+    p.add_argument("--motifs", nargs="+", default=None, metavar="ID|FILE",
+                   help="JASPAR matrix IDs (comma and/or space separated, e.g. "
+                        "MA0151.1,MA0466.2), a MEME/JASPAR file or a JASPAR release name (its "
+                        "12 paper motifs); one class per motif (default: the paper's 12 "
+                        "JASPAR2016 motifs)")
+    p.add_argument("--spacing", choices=["code", "buffer"], default="buffer",
+                   help="gap rule between motifs: buffer (the paper's text) or code (the "
+                        "authors' code) (default: %(default)s)")
+    p.add_argument("--split", type=float, nargs=3, metavar=("TRAIN", "VALID", "TEST"),
+                   help="split fractions, summing to 1 (default: 0.7 0.1 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("models", help="list the paper's architectures with parameter counts")
@@ -306,9 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default: torch's, one per core). When several "
                         "trainings share the CPU give each at most its share: oversubscribed "
                         "threads made two concurrent CNN-25 runs 6-25x slower per epoch")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="training arithmetic (default fp32; bf16 autocast: CPUs with "
-                        "AVX512-BF16/AMX and GPUs; fp16: CUDA only)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
+                   help="training arithmetic (default fp32; auto: the fastest this hardware runs "
+                        "natively, bf16 on GPUs and on CPUs with AVX512-BF16/AMX, else fp32; an "
+                        "explicit bf16 is refused where the CPU would emulate it; fp16: CUDA)")
     p.add_argument("--compile", action="store_true",
                    help="train through torch.compile (pays off for long runs only)")
     p.add_argument("--fast-dropout", action="store_true",
@@ -321,86 +418,134 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print test metrics of run directories")
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--recompute", action="store_true", help="re-evaluate the checkpoint")
+    p.add_argument("run_dirs", nargs="+", help="run directories (from `motiflens train`)")
+    p.add_argument("--recompute", action="store_true", help="re-evaluate the checkpoint "
+                   "(default: read metrics.json when the run has one)")
     p.add_argument("--data", help="dataset (default: the one recorded in the run)")
-    p.add_argument("--device")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 … for --recompute (default: cpu)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("interpret", help="filters -> motifs -> Tomtom -> scores and logos")
-    p.add_argument("run_dir")
-    p.add_argument("--layer", type=int, nargs="+", default=[1], help="conv layer(s), 1-based")
-    p.add_argument("--mode", choices=["paper", "code"], default="paper")
-    p.add_argument("--db", default="JASPAR2016", help="JASPAR release name or a MEME file")
-    p.add_argument("--gt-list", default="paper", help="ground-truth ID list (paper|code)")
+    p.add_argument("run_dir", help="run directory (from `motiflens train`)")
+    p.add_argument("--layer", type=int, nargs="+", default=[1],
+                   help="conv layer(s), 1-based (default: %(default)s)")
+    p.add_argument("--mode", choices=["paper", "code"], default="paper",
+                   help="filter -> PPM alignment: the paper's text or the authors' code "
+                        "(default: %(default)s)")
+    p.add_argument("--db", default="JASPAR2016", help="motif database: a JASPAR release name, "
+                   "'paper' or a MEME/JASPAR file (default: %(default)s)")
+    p.add_argument("--gt-list", default="paper",
+                   help="ground-truth ID list, paper or code (default: %(default)s)")
     p.add_argument("--data", help="dataset whose test set is scanned (default: the run's)")
-    p.add_argument("--threshold", type=float, help="activation threshold (default per mode)")
-    p.add_argument("--n-sequences", type=int, help="scan only the first N test sequences")
-    p.add_argument("--no-trim", action="store_true", help="compare untrimmed filter PPMs")
+    p.add_argument("--threshold", type=float, help="activation threshold as a fraction "
+                   "(default: the mode's, 0.7 paper / 0.5 code)")
+    p.add_argument("--n-sequences", type=int, help="scan only the first N test sequences "
+                   "(default: all)")
+    p.add_argument("--no-trim", action="store_true", help="compare untrimmed filter PPMs "
+                   "(default: trim to IC > 0.5 bits +- 3 columns)")
     p.set_defaults(func=cmd_interpret)
 
     p = sub.add_parser("tomtom", help="compare query motifs with a database (in-process Tomtom)")
-    p.add_argument("query", help="query motifs (MEME)")
-    p.add_argument("target", help="target motifs (MEME file or JASPAR release name)")
-    p.add_argument("--out", default="tomtom.tsv")
-    p.add_argument("--dist", choices=["ed", "pearson"], default="ed")
-    p.add_argument("--min-overlap", type=int, default=1)
-    p.add_argument("--thresh", type=float, default=0.1)
-    p.add_argument("--qvalue", action="store_true", help="threshold on q-value, not E-value")
-    p.add_argument("--pseudocount", type=float, default=0.1)
+    p.add_argument("query", help="query motifs: a MEME or JASPAR (.jaspar/.pfm) file, or a "
+                   "JASPAR release name")
+    p.add_argument("target", help="target motifs: a MEME or JASPAR file, a JASPAR release name "
+                   "(JASPAR2016[:COLLECTION[:TAX_GROUP]]) or 'paper'")
+    p.add_argument("--out", default=None, help="write the TSV table to this file (default: "
+                   "print it on stdout)")
+    p.add_argument("--dist", choices=["ed", "pearson"], default="ed",
+                   help="column distance: ed (Euclidean) or pearson (default: %(default)s)")
+    p.add_argument("--min-overlap", type=int, default=1,
+                   help="minimum overlap of query and target in columns (default: %(default)s)")
+    p.add_argument("--thresh", type=float, default=0.1,
+                   help="report matches with E-value (q-value with --qvalue) <= this "
+                        "(default: %(default)s)")
+    p.add_argument("--qvalue", action="store_true",
+                   help="threshold on q-value, not E-value (default: E-value)")
+    p.add_argument("--pseudocount", type=float, default=0.1,
+                   help="motif pseudocount (Tomtom -motif-pseudo), weighted by nsites "
+                        "(default: %(default)s)")
     p.set_defaults(func=cmd_tomtom)
 
     p = sub.add_parser("data", help="build an HDF5 dataset from real data")
     dsub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
     d = dsub.add_parser("deepsea", help="the paper's DeepSEA subset (12 K562 labels)")
-    d.add_argument("--bundle", required=True, help="deepsea_train/ directory")
-    d.add_argument("--out", required=True)
-    d.add_argument("--strands", choices=["both", "forward"], default="both")
-    for name, text in (("peaks", "genome FASTA + peak files (200-nt bins, > half overlap)"),
+    d.add_argument("--bundle", required=True, help="deepsea_train/ directory (required)")
+    d.add_argument("--out", required=True, help="output HDF5 file (required)")
+    d.add_argument("--strands", choices=["both", "forward"], default="both",
+                   help="keep both strands or forward strands only (default: %(default)s)")
+    for name, text in (("peaks", "genome FASTA + peak files: 1000-nt windows (--length) "
+                        "centred on 200-nt bins more than half covered by a peak"),
                        ("fasta", "labelled FASTA: one file per class or labels in headers"),
                        ("bed", "BED intervals per class + genome FASTA")):
         d = dsub.add_parser(name, help=text)
-        d.add_argument("--out", required=True)
+        d.add_argument("--out", required=True, help="output HDF5 file (required)")
         d.add_argument("--length", type=int, default=None if name == "fasta" else 1000,
-                       help="sequence length (fasta: centre-crop / N-pad to this)")
-        d.add_argument("--reverse-complement", action="store_true", help="add reverse strands")
-        d.add_argument("--seed", type=int, default=0)
+                       help={"fasta": "sequence length: centre-crop / N-pad every record to "
+                                      "this (default: keep lengths, which must then be equal)",
+                             "peaks": "window length, centred on each 200-nt bin "
+                                      "(default: %(default)s)",
+                             "bed": "window length, centred on each interval's midpoint "
+                                    "(default: %(default)s)"}[name])
+        d.add_argument("--reverse-complement", action="store_true",
+                       help="add reverse strands (default: forward only)")
+        d.add_argument("--seed", type=int, default=0,
+                       help="seed of splits and shuffles (default: %(default)s)")
         if name in ("peaks", "bed"):
-            d.add_argument("--genome", required=True, help="FASTA (indexed with pyfaidx)")
-            d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
-            d.add_argument("--valid-chroms", nargs="+", default=["chr7"])
+            d.add_argument("--genome", required=True,
+                           help="FASTA (indexed with pyfaidx) (required)")
+            d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"],
+                           help="test-set chromosomes (default: %(default)s)")
+            d.add_argument("--valid-chroms", nargs="+", default=["chr7"],
+                           help="validation-set chromosomes (default: %(default)s)")
         if name == "peaks":
-            d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE")
+            d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE",
+                           help="one BED/narrowPeak file per label, in label order (required; "
+                                "a single one needs --shuffled-negatives)")
         if name == "fasta":
-            d.add_argument("--classes", nargs="+", default=[], metavar="NAME=FILE")
+            d.add_argument("--classes", nargs="+", default=[], metavar="NAME=FILE",
+                           help="one FASTA per class (default: none; or --labelled)")
             d.add_argument("--labelled", nargs="+", default=[], metavar="FILE",
-                           help="FASTA with labels in headers (>id label=A,B)")
+                           help="FASTA with labels in headers (>id label=A,B) (default: none; "
+                                "or --classes)")
         if name == "bed":
-            d.add_argument("--bed", nargs="+", required=True, metavar="NAME=FILE")
-        if name in ("fasta", "bed"):
+            d.add_argument("--bed", nargs="+", required=True, metavar="NAME=FILE",
+                           help="one BED file per class, in label order (required; a single "
+                                "one needs --shuffled-negatives)")
+        if name in ("fasta", "bed", "peaks"):
             d.add_argument("--shuffled-negatives", action="store_true",
-                           help="add dinucleotide-shuffled negatives")
+                           help="add dinucleotide-shuffled negatives, labelled 0 (default: "
+                                "none; required with a single class)")
     d = dsub.add_parser("example", help="MafK + Oct4 ChIP-seq peaks from the janggu 0.10.2 wheel "
                         "on PyPI (GPL-3.0; downloaded with pip only by this command, cached)")
-    d.add_argument("--out", required=True)
+    d.add_argument("--out", required=True, help="output HDF5 file (required)")
     d.add_argument("--design", choices=["shuffled", "tf-vs-tf"], default="shuffled",
                    help="shuffled: peaks vs their dinucleotide shuffles (default); tf-vs-tf: "
                         "MafK peaks vs Oct4 peaks")
     d.add_argument("--cache", help="download cache (default $MOTIFLENS_CACHE, else "
                                    "~/.cache/motiflens)")
     d.add_argument("--wheel", help="an already downloaded janggu-0.10.2-py2.py3-none-any.whl "
-                                   "(nothing is downloaded)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
-    d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"])
-    d.add_argument("--valid-chroms", nargs="+", default=["chr7"])
+                                   "(nothing is downloaded; default: download it with pip "
+                                   "into --cache)")
+    d.add_argument("--seed", type=int, default=0,
+                   help="seed of the shuffles (default: %(default)s)")
+    d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"],
+                   help="test-set chromosomes (default: %(default)s)")
+    d.add_argument("--valid-chroms", nargs="+", default=["chr7"],
+                   help="validation-set chromosomes (default: %(default)s)")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")
     p.add_argument("experiment", help="a built-in experiment (table1-authors-code, table1-paper-text, "
                    "table1-code-protocol, deeper-layers-authors-code, deeper-layers-paper-text, "
                    "table2) or a YAML file")
-    p.add_argument("--out", required=True)
-    p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--out", required=True, help="sweep directory (an existing one is resumed; "
+                   "committed records count as finished trials)")
+    p.add_argument("--trials", type=int, default=5, help="trials per model (default: %(default)s)")
+    p.add_argument("--models", nargs="+", metavar="ID",
+                   help="run only these rows of the experiment (a small sweep; default: all)")
+    p.add_argument("--n-sequences", type=int, metavar="N",
+                   help="simulate N sequences instead of the experiment's (synthetic "
+                        "experiments; default: the experiment's, 25,000 for the paper's)")
     p.add_argument("--workers", type=int, default=1,
                    help="local worker processes, each with cores / N torch threads (default 1). "
                         "On a CPU, N = cores is fastest: single-threaded workers side by side "
@@ -411,19 +556,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-trial", type=float,
                    help="with --ray: GPUs per trial; a fraction (0.25) places several trials "
                         "per GPU (default: 1 if the cluster has GPUs, else 0)")
-    p.add_argument("--epochs", type=int, help="override the maximum epochs")
-    p.add_argument("--seed", type=int, default=0, help="sweep seed")
-    p.add_argument("--data", help="dataset (required for table2)")
+    p.add_argument("--epochs", type=int, help="override the maximum epochs (default: the "
+                   "protocol's, 100)")
+    p.add_argument("--seed", type=int, default=0, help="sweep seed; every trial seed derives "
+                   "from it, the row id and the trial number (default: %(default)s)")
+    p.add_argument("--data", help="dataset file (required for table2; default for synthetic "
+                   "experiments: simulated into OUT/data)")
     p.add_argument("--vectorize", action="store_true",
                    help="train the trials of each model together as one vectorised model "
                         "(same trial directories; faster on a GPU, several trials per GPU)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="training precision of every trial (default: the experiment's, fp32); "
-                        "recorded in the sweep settings")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
+                   help="training precision of every trial (default: the experiment's, fp32; "
+                        "auto: bf16 where native, else fp32, resolved per trial and recorded "
+                        "in its result.json); part of the sweep settings")
     p.add_argument("--fast-dropout", action="store_true",
                    help="CPU dropout masks from 16-bit random words (cheaper; other masks than "
                         "the default, so other numbers); recorded in the sweep settings")
-    p.add_argument("--no-report", action="store_true")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("reinterpret", help="re-interpret a finished sweep's checkpoints under other "
@@ -444,6 +593,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="the sweep's dataset (default: its own, simulated again if "
                    "absent and checked against the recorded digest)")
     p.set_defaults(func=cmd_reinterpret)
+
+    p = sub.add_parser("analyze", help="filter importance, motif completeness and null match "
+                       "rates of a run or of every trial of a sweep")
+    p.add_argument("path", help="a run directory or a sweep directory (or its records)")
+    p.add_argument("--analyses", nargs="+", default=["importance", "completeness", "nulls"],
+                   choices=["importance", "completeness", "nulls", "attribution"],
+                   help="which analyses (default: importance completeness nulls; attribution "
+                        "scores saliency, corrected saliency, gradient x input, integrated "
+                        "gradients, DeepSHAP and ISM against the planted motifs)")
+    p.add_argument("--layer", type=int, nargs="+", default=[1],
+                   help="conv layers of a run directory (a sweep uses its own; default: 1)")
+    p.add_argument("--variant", help="analyse re-interpretation VARIANT instead of the original "
+                   "interpretation")
+    p.add_argument("--models", nargs="+", metavar="ID", help="sweep rows to analyse (default: all)")
+    p.add_argument("--n-sequences", type=int, metavar="N",
+                   help="use the first N test sequences (default: all)")
+    p.add_argument("--data", help="dataset of a run directory (default: the recorded one)")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("records", help="copy a sweep's committable records (checkpoints, "
                        "metrics, motifs, Tomtom hits; no last.pt, data or logos)")
@@ -467,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         retain_freed_memory()  # training processes reuse freed memory (fewer page faults)
     try:
+        _check_outputs(args)
         func(args)
     except MotiflensError as exc:
         print(f"motiflens {args.command}: error: {exc}", file=sys.stderr)
@@ -474,6 +642,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `motiflens models | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file system refusal the checks above could not foresee
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"motiflens {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"motiflens {args.command}: interrupted (finished work is kept; rerun to resume)",
               file=sys.stderr)

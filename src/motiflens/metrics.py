@@ -61,7 +61,8 @@ def classification_metrics(
     dict
         ``auroc`` / ``aupr``: ``{label: value}`` (NaN for undefined classes), ``mean_auroc``,
         ``mean_aupr`` (over defined classes; NaN if none), ``undefined_classes`` (labels),
-        ``n``, ``positives`` (``{label: count}``).
+        ``undefined_reasons`` (``{label: "all positive" | "all negative"}``), ``n_defined``
+        (classes in the means), ``n_undefined``, ``n``, ``positives`` (``{label: count}``).
     """
     if aupr_method not in AUPR_METHODS:
         raise ConfigError(f"aupr_method: unknown {aupr_method!r}; valid: {', '.join(AUPR_METHODS)}")
@@ -78,11 +79,13 @@ def classification_metrics(
     auroc: dict[str, float] = {}
     aupr: dict[str, float] = {}
     undefined: list[str] = []
+    reasons: dict[str, str] = {}
     for j, name in enumerate(names):
         col = y[:, j] > 0.5
         if col.all() or not col.any():
             auroc[name] = aupr[name] = float("nan")
             undefined.append(name)
+            reasons[name] = "all positive" if col.all() else "all negative"
             continue
         auroc[name] = float(roc_auc_score(col, s[:, j]))
         aupr[name] = _aupr(col, s[:, j], aupr_method)
@@ -94,6 +97,9 @@ def classification_metrics(
         "mean_auroc": mean(auroc),
         "mean_aupr": mean(aupr),
         "undefined_classes": undefined,
+        "undefined_reasons": reasons,
+        "n_defined": len(defined),
+        "n_undefined": len(undefined),
         "n": int(y.shape[0]),
         "positives": {n: int((y[:, j] > 0.5).sum()) for j, n in enumerate(names)},
         "aupr_method": aupr_method,

@@ -399,9 +399,13 @@ class MotifCNN(nn.Module):
         """Raise ``InputShapeError`` (expected vs found) unless ``x`` is ``(N, C, L)``."""
         expected = (self.spec.in_channels, self.spec.input_length)
         if x.dim() != 3 or tuple(x.shape[1:]) != expected:
+            hint = ""
+            if x.dim() == 3 and x.shape[2] == expected[0] and x.shape[1] != expected[0]:
+                hint = (f"; this looks like (N, L, {expected[0]}) (channels last): pass "
+                        "X.transpose(0, 2, 1) (numpy) or x.transpose(1, 2) (torch)")
             raise InputShapeError(
                 f"model {self.spec.name!r}: expected input of shape (N, {expected[0]}, "
-                f"{expected[1]}), found {tuple(x.shape)}"
+                f"{expected[1]}) (one-hot rows A, C, G, T), found {tuple(x.shape)}{hint}"
             )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -613,12 +617,20 @@ def model_spec(name: str, input_length: int = 200, n_outputs: int = 12, **overri
         base = _PAPER[lookup[key]]
         conv = [dataclasses.replace(b) for b in base["conv"]]
         fields = {"name": base["name"], "conv": conv, "dense": base["dense"]}
-    elif _SPEC_RE.match(str(name).strip()):
-        parsed = parse_spec(name, input_length=input_length, n_outputs=n_outputs)
+    elif _SPEC_RE.match(str(name).strip()) or _SPEC_BLOCK_RE.search(str(name)):
+        # A spec string, or something that looks like one (a FILTERSxWIDTH block): parse_spec
+        # names the part that does not parse.
+        try:
+            parsed = parse_spec(name, input_length=input_length, n_outputs=n_outputs)
+        except ConfigError as exc:
+            text = str(exc) if repr(str(name).strip()) in str(exc) else (
+                f"model spec string {str(name).strip()!r}: {exc}")
+            raise ConfigError(f"{text} (--model; `motiflens models` lists the named "
+                              "architectures)") from None
         fields = {"name": parsed.name, "conv": parsed.conv, "dense": parsed.dense}
     else:
         raise ConfigError(
-            f"unknown model name {name!r}; valid names: {', '.join(MODEL_NAMES)} "
+            f"unknown model name {name!r} (--model); valid names: {', '.join(MODEL_NAMES)} "
             "(or a spec string such as '30x19p25-128x5p4-d512')"
         )
     valid = {f.name for f in dataclasses.fields(ModelSpec)} - {"name", "conv"}
@@ -632,6 +644,7 @@ def model_spec(name: str, input_length: int = 200, n_outputs: int = 12, **overri
 
 _BLOCK_RE = re.compile(r"^(\d+)x(\d+)(?:p(\d+)(?:s(\d+))?)?$")
 _SPEC_RE = re.compile(r"^\d+x\d+(p\d+(s\d+)?)?(-\d+x\d+(p\d+(s\d+)?)?)*(-d\d+)?$")
+_SPEC_BLOCK_RE = re.compile(r"\d+x\d+")
 
 
 def parse_spec(text: str, input_length: int = 200, n_outputs: int = 12,

@@ -326,6 +326,7 @@ class _MemeParser:
         self.motifs: list[Motif] = []
         self.current: tuple[str, str, int] | None = None  # (id, name, MOTIF line number)
         self.has_matrix = False
+        self.seen: dict[str, int] = {}  # motif ID -> line of its MOTIF line
 
     def parse(self) -> list[Motif]:
         while self.i < len(self.lines):
@@ -373,6 +374,7 @@ class _MemeParser:
         if len(parts) < 2:
             raise FormatError(self.path, "MOTIF line without an identifier", line=lineno)
         name = parts[2].strip() if len(parts) > 2 else ""
+        _check_unique_id(self.seen, parts[1], self.path, lineno)
         self.current = (parts[1], name, lineno)
         self.has_matrix = False
 
@@ -442,6 +444,18 @@ class _MemeParser:
         return rows, linenos
 
 
+def _check_unique_id(seen: dict[str, int], motif_id: str, path: object, lineno: int) -> None:
+    """Record ``motif_id`` (first seen at ``lineno``); a FormatError if it was seen before.
+
+    Motif IDs become Tomtom query/target IDs and simulated label names, so they must be unique.
+    """
+    if motif_id in seen:
+        raise FormatError(
+            path, f"duplicate motif ID {motif_id!r} (first at line {seen[motif_id]}); expected "
+            "unique IDs: rename or remove one of them", line=lineno)
+    seen[motif_id] = lineno
+
+
 def read_meme(path: str | os.PathLike) -> list[Motif]:
     """Read every motif of a MEME (minimal) motif file.
 
@@ -458,7 +472,8 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
     ------
     FormatError
         Naming the file and line: wrong alphabet, a row without 4 numbers, a negative value,
-        ``w=`` disagreeing with the rows, probabilities not summing to 1, no motifs.
+        ``w=`` disagreeing with the rows, probabilities not summing to 1, no motifs, a motif
+        ID used twice (the line of the second occurrence).
     """
     return _MemeParser(path, _read_lines(path)).parse()
 
@@ -604,9 +619,11 @@ def read_jaspar(path: str | os.PathLike) -> list[Motif]:
     ------
     FormatError
         Naming the file and line: rows before a header, not 4 rows, unequal row lengths,
-        non-numeric or negative counts, an all-zero column, no motifs.
+        non-numeric or negative counts, an all-zero column, no motifs, a motif ID used twice
+        (the line of the second occurrence).
     """
     motifs: list[Motif] = []
+    seen: dict[str, int] = {}
     header: tuple[str, str, int] | None = None
     rows: list[tuple[str | None, list[float], int]] = []
     for lineno, raw in enumerate(_read_lines(path), start=1):
@@ -619,6 +636,7 @@ def read_jaspar(path: str | os.PathLike) -> list[Motif]:
             parts = line[1:].split(None, 1)
             if not parts:
                 raise FormatError(path, "header '>' without a motif ID", line=lineno)
+            _check_unique_id(seen, parts[0], path, lineno)
             header = (parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
             rows = []
             continue

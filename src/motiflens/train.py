@@ -86,7 +86,36 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
 
 #: Training arithmetic: ``TrainConfig.precision`` -> autocast dtype (None: plain fp32).
 PRECISIONS: dict[str, torch.dtype | None] = {
-    "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16, "auto": None}
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The arithmetic a training really uses: ``auto`` becomes the fastest one this hardware
+    runs natively; an explicit ``bf16`` on a CPU that would emulate it is refused.
+
+    ``auto``: on a CUDA device bf16 when the GPU supports it, else fp32; on a CPU bf16 only with
+    AVX512-BF16 or AMX (:func:`motiflens._machine.native_bf16`), else fp32. On CPUs without them
+    PyTorch emulates bf16 products, thousands of times slower than fp32.
+
+    Raises
+    ------
+    ConfigError
+        ``bf16`` on a CPU without native bf16 (naming the CPU and the flag that fixes it).
+    """
+    from motiflens._machine import cpu_model, native_bf16
+
+    if device.type == "cuda":
+        if precision == "auto":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return precision
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    if precision == "bf16" and not native_bf16():
+        raise ConfigError(
+            f"--precision bf16: this CPU ({cpu_model()}) has no native bf16 (AVX512-BF16 or "
+            "AMX), so PyTorch would emulate it, thousands of times slower; use --precision fp32 "
+            "or --precision auto")
+    return precision
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_auroc", "valid_aupr", "seconds", "lr")
 
@@ -127,7 +156,7 @@ class TrainConfig:
     aupr_method : {"average_precision", "trapezoid"}
     deterministic : bool
         cuDNN deterministic mode on CUDA (CPU runs are deterministic anyway).
-    precision : {"fp32", "bf16", "fp16"}
+    precision : {"fp32", "bf16", "fp16", "auto"}
         Arithmetic of the training forward/backward: ``"bf16"`` / ``"fp16"`` run them under
         ``torch.autocast`` (weights, optimizer state, batch-norm statistics and evaluation stay
         fp32; ``"fp16"`` is CUDA only and uses a gradient scaler). ``"bf16"`` needs a CPU with
@@ -586,12 +615,13 @@ def load_resume_state(out: Path, spec_dict: dict[str, Any], config_dict: dict[st
     """
     saved = _load_torch(out / "last.pt")
     if saved.get("spec") != spec_dict:
-        raise ConfigError(f"{out}: holds a run of a different model spec; pass resume=False "
-                          "to overwrite it or choose another directory")
+        raise ConfigError(f"{out}: holds a run of a different model spec; pass --no-resume "
+                          "(resume=False) to overwrite it or choose another --out directory")
     diff = _config_diff(saved.get("train_config", {}), config_dict)
     if diff:
         raise ConfigError(f"{out}: holds a run with different train config key(s) {diff}; "
-                          "pass resume=False to overwrite it or choose another directory")
+                          "pass --no-resume (resume=False) to overwrite it or choose another "
+                          "--out directory")
     return saved
 
 
@@ -642,6 +672,7 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
     paths = {name: out / name for name in
              ("config.json", "history.tsv", "checkpoint.pt", "last.pt", "metrics.json")}
     device = resolve_device(config.device)
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision, device))
     spec_dict, config_dict = spec.to_dict(), config.to_dict()
 
     saved = None
@@ -879,3 +910,19 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu"
     model.to(resolve_device(device)).eval()
     return model, spec, config
 
+
+
+def unfinished_reason(run_dir: str | Path) -> str | None:
+    """Why a run directory's training is not finished, or None when it is.
+
+    A run is finished when ``metrics.json`` exists (written as training's last step); a run
+    stopped early (killed, interrupted) has a ``checkpoint.pt`` of its best epoch so far.
+    """
+    run = Path(run_dir)
+    if (run / "metrics.json").is_file():
+        return None
+    history = run / "history.tsv"
+    epochs = max(0, len(history.read_text().splitlines()) - 1) if history.is_file() else 0
+    return (f"training did not finish (no metrics.json; {epochs} epoch(s) in history.tsv): "
+            "these are the best weights so far; rerun `motiflens train` with the same --out "
+            "to resume")

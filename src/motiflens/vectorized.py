@@ -40,6 +40,7 @@ divided by the number of trials in the group), so per-trial costs add up to the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ from motiflens.models import (ACTIVATIONS, NON_DECREASING, ModelSpec, MotifCNN, 
 from motiflens.train import (TrainConfig, _check_compatible, _cpu_state, _dataset_record,
                              _save, _seeds, _torch_state, _write_history,
                              add_l2_grad, autocast, device_tensor, evaluate, load_resume_state,
-                             make_optimizer, resolve_device)
+                             make_optimizer, resolve_device, resolve_precision)
 
 __all__ = ["VectorizedCNN", "train_trials", "stack_states"]
 
@@ -416,6 +417,9 @@ def train_trials(spec: ModelSpec | str, dataset: Any,
     spec.validate()
     _check_compatible(spec, dataset)
     device = resolve_device(config0.device)
+    precision = resolve_precision(config0.precision, device)
+    configs = [dataclasses.replace(c, precision=precision) for c in configs]
+    config0 = configs[0]
     label_names = list(getattr(dataset, "label_names", None) or [])
     if len(label_names) != spec.n_outputs:
         label_names = [str(i) for i in range(spec.n_outputs)]

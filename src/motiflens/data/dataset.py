@@ -223,7 +223,10 @@ def load_dataset(path: str | os.PathLike, in_memory: bool = True) -> Dataset:
     ------
     DatasetError
         One line naming the file, the key and the expected vs found shape, when the file is
-        missing, not HDF5, lacks a key, or has inconsistent shapes or label names.
+        missing, not HDF5, lacks a key, or has inconsistent shapes or label names; or naming
+        the key and first offending row when X is not one-hot (NaN, values other than 0/1, a
+        position with several 1s) or Y is not in {0, 1} (see :func:`check_values`; lazily
+        opened files have their labels and first ``LAZY_CHECK_ROWS`` sequences checked).
     """
     path = Path(path)
     handle = _open_hdf5(path)
@@ -351,15 +354,60 @@ def _label_names(path: Path, attrs: dict[str, Any], n_classes: int) -> list[str]
     return list(names)
 
 
+#: Rows of X checked per split when a dataset is opened lazily (``in_memory=False``).
+LAZY_CHECK_ROWS = 4 * CHUNK_ROWS
+
+
 def _read_split(path: Path, handle: h5py.File, name: str, in_memory: bool) -> Split:
     xk, yk = f"X_{name}", f"Y_{name}"
     if not in_memory:
+        # Lazy: all labels (N x C, small) and the first LAZY_CHECK_ROWS sequences are checked;
+        # the rest is read batch by batch later (a full pass would defeat streaming).
+        check_values(path, yk, handle[yk][()], one_hot=False)
+        check_values(path, xk, handle[xk][:LAZY_CHECK_ROWS], one_hot=True)
         return Split(X=handle[xk], Y=handle[yk], name=name)
-    X = _as_float(handle[xk][()])
-    Y = _as_float(handle[yk][()])
-    if not np.all((Y == 0) | (Y == 1)):
-        raise DatasetError(f"{path}: key '{yk}': expected labels in {{0, 1}}, found other values")
-    return Split(X=X, Y=Y, name=name)
+    X, Y = handle[xk][()], handle[yk][()]
+    check_values(path, xk, X, one_hot=True)
+    check_values(path, yk, Y, one_hot=False)
+    return Split(X=_as_float(X), Y=_as_float(Y), name=name)
+
+
+def check_values(where: object, key: str, array: np.ndarray, one_hot: bool) -> None:
+    """Raise DatasetError unless ``array`` holds only 0/1 (and, if ``one_hot``, every column of
+    every ``(4, L)`` sequence sums to 0 or 1).
+
+    Cheap for the usual uint8 storage (a max and a channel sum); float arrays (the original
+    Koo & Eddy files) are also checked for NaN and fractions. The message names the file, the
+    key, the first offending row and what was expected.
+    """
+    array = np.asarray(array)
+    if array.size == 0:
+        return
+    if array.dtype == np.bool_:
+        binary = True
+    elif array.dtype == np.uint8:
+        binary = int(array.max()) <= 1
+    else:
+        binary = bool(np.all((array == 0) | (array == 1)))
+    if binary and (not one_hot or array.ndim != 3
+                   or int(array.sum(axis=1, dtype=np.uint8).max()) <= 1):
+        return  # (values are 0/1 here, so a uint8 sum of 4 channels cannot overflow)
+    rows = array.reshape(array.shape[0], -1)
+    if not binary:
+        bad = ~((rows == 0) | (rows == 1))
+        row = int(np.argmax(bad.any(axis=1)))
+        found = rows[row][bad[row]][0].item()
+        what = "NaN" if isinstance(found, float) and np.isnan(found) else f"{found!r}"
+        found_text = f"value {what} at row {row} (first offending row)"
+    else:
+        sums = array.sum(axis=1)
+        row = int(np.argmax((sums > 1).any(axis=1)))
+        col = int(np.argmax(sums[row] > 1))
+        found_text = (f"{sums[row, col]:g} ones at position {col} of row {row} (first "
+                      "offending row)")
+    expected = ("one-hot sequences: values 0/1 with at most one 1 per position (rows A, C, G, T; "
+                "all zeros = N)") if one_hot else "labels in {0, 1}"
+    raise DatasetError(f"{where}: key '{key}': expected {expected}, found {found_text}")
 
 
 def _as_float(array: np.ndarray) -> np.ndarray:
@@ -415,16 +463,60 @@ def write_dataset(
         shapes[f"X_{name}"], shapes[f"Y_{name}"] = np.shape(X), np.shape(Y)
     n_classes = check_shapes(path, shapes)
     _check_label_count(path, label_names, n_classes)
+    positives: dict[str, tuple[np.ndarray, int]] = {}
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as handle:
             for name in SPLITS:
                 X, Y = splits[name]
+                Y = _as_binary(path, f"Y_{name}", Y)
                 _create_rows(handle, f"X_{name}", _as_binary(path, f"X_{name}", X), compression)
-                _create_rows(handle, f"Y_{name}", _as_binary(path, f"Y_{name}", Y), compression)
+                _create_rows(handle, f"Y_{name}", Y, compression)
+                positives[name] = (Y.sum(axis=0, dtype=np.int64), int(Y.shape[0]))
             _write_attrs(handle, label_names, config, provenance)
             if extra:
                 _write_tree(handle, extra, compression)
+    warn_constant_labels(path, label_names, positives, stacklevel=2)
     return path
+
+
+class ConstantLabelWarning(UserWarning):
+    """A label is positive for every sequence of a split, or for none: its AU-ROC / AU-PR on
+    that split is undefined (reported as NaN/null and left out of the means)."""
+
+
+def warn_constant_labels(path: object, label_names: list[str],
+                         positives: Mapping[str, tuple[np.ndarray, int]],
+                         stacklevel: int = 2) -> int:
+    """Warn once, with a count, about every (label, split) whose labels are all 1 or all 0.
+
+    Parameters
+    ----------
+    positives : mapping
+        ``{split: ((C,) positive counts, rows)}``.
+    stacklevel : int
+        As seen from the caller: 2 attributes the warning to the caller's caller.
+
+    Returns
+    -------
+    int
+        The number of constant (label, split) pairs.
+    """
+    constant = []
+    for split, (counts, rows) in positives.items():
+        for name, count in zip(label_names, np.asarray(counts).tolist()):
+            if rows and count in (0, rows):
+                kind = "all positive" if count == rows else "all negative"
+                constant.append(f"label {name!r} in split '{split}' ({kind}, {rows} rows)")
+    if constant:
+        import warnings
+
+        warnings.warn(
+            f"{path}: {len(constant)} label/split pair(s) with a constant label: "
+            f"{'; '.join(constant)}; their AU-ROC/AU-PR on that split is undefined (left out "
+            "of the means): use more sequences, other classes or negatives (`motiflens data "
+            "... --shuffled-negatives`)",
+            ConstantLabelWarning, stacklevel=stacklevel + 1)
+    return len(constant)
 
 
 class DatasetWriter:
@@ -476,6 +568,7 @@ class DatasetWriter:
         self._tmp = self._atomic.__enter__()
         self._handle: h5py.File | None = h5py.File(self._tmp, "w")
         n_classes = len(self.label_names)
+        self._positives = {name: np.zeros(n_classes, dtype=np.int64) for name in SPLITS}
         for name in SPLITS:
             self._create_resizable(f"X_{name}", (4, self.length), chunk_rows)
             self._create_resizable(f"Y_{name}", (n_classes,), chunk_rows)
@@ -511,11 +604,13 @@ class DatasetWriter:
             raise DatasetError(
                 f"{self.path}: key '{yk}': expected shape ({xs[0]}, {len(self.label_names)}), found {ys}"
             )
-        for key, data in ((xk, _as_binary(self.path, xk, X)), (yk, _as_binary(self.path, yk, Y))):
+        labels = _as_binary(self.path, yk, Y)
+        for key, data in ((xk, _as_binary(self.path, xk, X)), (yk, labels)):
             target = self._handle[key]
             start = target.shape[0]
             target.resize(start + data.shape[0], axis=0)
             target[start:] = data
+        self._positives[split] += labels.sum(axis=0, dtype=np.int64)
 
     def set_extra(self, extra: Mapping[str, Any]) -> None:
         """Write extra datasets, groups or attributes (see :func:`write_dataset`)."""
@@ -532,10 +627,14 @@ class DatasetWriter:
                     f"{self.path}: key 'X_{empty[0]}': expected at least one sequence, found none"
                 )
             _write_attrs(self._handle, self.label_names, self.config, self.provenance)
+            counts = self.counts()
         except BaseException as exc:
             self._finish(exc)
             raise
         self._finish(None)
+        warn_constant_labels(self.path, self.label_names,
+                             {name: (self._positives[name], counts[name]) for name in SPLITS},
+                             stacklevel=2)
         return self.path
 
     def abort(self) -> None:

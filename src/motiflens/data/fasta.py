@@ -407,7 +407,8 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
             raise DatasetError(f"{labelled}: no record carries a label; nothing to learn")
     if len(names) == 1 and negatives is None:
         raise DatasetError(f"a single class ({names[0]!r}) without negatives gives every row "
-                           "label 1; add negatives='shuffle' or a second class")
+                           "label 1; add --shuffled-negatives (negatives='shuffle') or a second "
+                           "class (--classes NAME=FILE ... / labels in --labelled headers)")
 
     # Lengths
     counts = {"cropped": 0, "padded": 0}
@@ -419,7 +420,8 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
                 first = records[0][0]
                 raise FormatError(rec.path, f"record '{rec.name}' has length {rec.codes.size}, "
                                             f"expected {ref_len} like '{first.name}' "
-                                            f"({first.path}:{first.line}); pass length= to crop/pad",
+                                            f"({first.path}:{first.line}); pass --length (length=) to "
+                                            "crop/pad",
                                   line=rec.line)
             codes.append(rec.codes)
         else:
@@ -502,7 +504,8 @@ def build_bed(genome: str | os.PathLike, beds: Mapping[str, str | os.PathLike],
     names = list(beds)
     if len(names) == 1 and negatives is None:
         raise DatasetError(f"a single class ({names[0]!r}) without negatives gives every row "
-                           "label 1; add negatives='shuffle' or a second class")
+                           "label 1; add --shuffled-negatives (negatives='shuffle') or a second "
+                           "--bed NAME=FILE")
     skips = SkipReport()
     with Genome(genome) as gen:
         windows: dict[tuple[str, int, str], np.ndarray] = {}

@@ -12,7 +12,9 @@ Soft-masked lower case is read as upper case; N becomes an all-zero column; any 
 is a FormatError naming the genome and position. Peaks on chromosomes absent from the genome,
 peaks past a chromosome end and windows that would run off a chromosome end are skipped,
 counted and reported (in the log and in the output's provenance); a label with no usable peak,
-or an empty result, is an error.
+or an empty result, is an error. Every row is positive for some label, so a single peak set needs
+negatives (``negatives="shuffle"``, ``--shuffled-negatives``: a dinucleotide shuffle of every
+window, labelled 0) or it is refused, as by the FASTA and BED makers.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class PeaksConfig:
     reverse_complement : bool
         Also write each window's reverse complement: per split, all forward rows first, then
         their reverse complements in the same order (the DeepSEA arrangement).
+    negatives : {None, "shuffle"}
+        "shuffle": after each chunk of windows, their dinucleotide shuffles (seeded per
+        split, chromosome and chunk), labelled 0. Required with a single peak set.
     chunk_rows : int
         Rows encoded and written at a time.
     seed : int
@@ -90,6 +95,7 @@ class PeaksConfig:
     valid_fraction: float | None = None
     chroms: list[str] | None = None
     reverse_complement: bool = False
+    negatives: str | None = None
     chunk_rows: int = 20_000
     seed: int = 0
 
@@ -97,9 +103,11 @@ class PeaksConfig:
         """Raise ConfigError for inconsistent settings."""
         if not self.peaks:
             raise ConfigError("peaks: expected at least one NAME=FILE peak set")
+        if self.negatives not in (None, "shuffle"):
+            raise ConfigError(f"negatives: expected None or 'shuffle', found {self.negatives!r}")
         if self.bin_size < 1 or self.length < self.bin_size:
-            raise ConfigError(f"bin_size/length: expected 1 <= bin_size <= length, found "
-                              f"bin_size={self.bin_size}, length={self.length}")
+            raise ConfigError(f"bin_size/length (--length): expected 1 <= bin_size <= length, "
+                              f"found bin_size={self.bin_size}, length={self.length}")
         if not 0 <= self.min_overlap < 1:
             raise ConfigError(f"min_overlap: expected a fraction in [0, 1), found {self.min_overlap}")
         if self.min_positive < 1:
@@ -214,7 +222,7 @@ def build_peaks(genome: str | os.PathLike, peaks: Mapping[str, str | os.PathLike
                 test_chroms: Sequence[str] = ("chr8", "chr9"),
                 valid_chroms: Sequence[str] = ("chr7",), valid_fraction: float | None = None,
                 chroms: Sequence[str] | None = None, reverse_complement: bool = False,
-                chunk_rows: int = 20_000, seed: int = 0,
+                negatives: str | None = None, chunk_rows: int = 20_000, seed: int = 0,
                 progress: Callable[[str], None] | None = None) -> Path:
     """Build a dataset from a genome FASTA and one peak file per label.
 
@@ -227,7 +235,7 @@ def build_peaks(genome: str | os.PathLike, peaks: Mapping[str, str | os.PathLike
     out : path-like
         Output HDF5 (motiflens layout, written atomically).
     bin_size, length, min_overlap, min_positive, test_chroms, valid_chroms, valid_fraction,
-    chroms, reverse_complement, chunk_rows, seed
+    chroms, reverse_complement, negatives, chunk_rows, seed
         See :class:`PeaksConfig`.
     progress : callable, optional
         Called with one-line progress messages.
@@ -242,15 +250,22 @@ def build_peaks(genome: str | os.PathLike, peaks: Mapping[str, str | os.PathLike
     FormatError
         Malformed peak file (file and line named) or a genome character other than ACGTN.
     DatasetError
-        A label with no usable peak, no bin positive for a label, or an empty dataset/split.
+        A label with no usable peak, no bin positive for a label, an empty dataset/split, or a
+        single peak set without negatives (every row would be labelled 1).
     """
     config = PeaksConfig(genome=str(genome), peaks={k: str(v) for k, v in peaks.items()},
                          bin_size=bin_size, length=length, min_overlap=min_overlap,
                          min_positive=min_positive, test_chroms=list(test_chroms),
                          valid_chroms=list(valid_chroms), valid_fraction=valid_fraction,
                          chroms=list(chroms) if chroms is not None else None,
-                         reverse_complement=reverse_complement, chunk_rows=chunk_rows, seed=seed)
+                         reverse_complement=reverse_complement, negatives=negatives,
+                         chunk_rows=chunk_rows, seed=seed)
     config.validate()
+    if len(config.peaks) == 1 and config.negatives is None:
+        raise DatasetError(
+            f"a single peak set ({next(iter(config.peaks))!r}) without negatives gives every row "
+            "label 1; add --shuffled-negatives (negatives='shuffle') or a second --peaks "
+            "NAME=FILE")
     say = progress or (lambda msg: log.info("%s", msg))
     splitter = ChromSplit(tuple(config.test_chroms),
                           () if valid_fraction else tuple(config.valid_chroms))
@@ -360,6 +375,23 @@ def _write_windows(writer: DatasetWriter, gen: Genome, split: str, chrom: str,
         X = np.empty((part.size, 4, config.length), dtype=np.uint8)
         for index, onehot in gen.windows(chrom, part, config.length):
             X[index] = onehot
+        negatives = _shuffled(X, config.seed, split, chrom, lo) if config.negatives else None
         if strand < 0:
             X = reverse_complement_onehot(X)
         writer.append(split, X, Y[lo:lo + config.chunk_rows])
+        if negatives is not None:  # the reverse pass writes the same shuffles, complemented
+            if strand < 0:
+                negatives = reverse_complement_onehot(negatives)
+            writer.append(split, negatives, np.zeros((part.size, Y.shape[1]), dtype=np.uint8))
+
+
+def _shuffled(X: np.ndarray, seed: int, split: str, chrom: str, lo: int) -> np.ndarray:
+    """Dinucleotide shuffles of the one-hot windows ``X`` (N columns stay N), seeded by
+    ``seed``, the split, the chromosome and the chunk so that both strand passes draw the
+    same ones."""
+    from motiflens.data.fasta import dinucleotide_shuffle_codes
+    from motiflens.data.genome import codes_to_onehot
+
+    rng = np.random.default_rng([seed, SPLITS.index(split), zlib.crc32(chrom.encode()), lo])
+    codes = np.where(X.any(axis=1), X.argmax(axis=1), 4).astype(np.uint8)
+    return codes_to_onehot(np.stack([dinucleotide_shuffle_codes(c, rng) for c in codes]))

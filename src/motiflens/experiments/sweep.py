@@ -555,8 +555,13 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
                    workers: int = 1, ray: str | None = None, epochs: int | None = None,
                    sweep_seed: int = 0, data: str | Path | None = None, progress: bool = True,
                    cpus_per_trial: float = 1, gpus_per_trial: float | None = None,
-                   vectorize: bool = False, train: dict[str, Any] | None = None) -> Path:
+                   vectorize: bool = False, train: dict[str, Any] | None = None,
+                   models: list[str] | None = None, n_sequences: int | None = None,
+                   on_start: Any = None) -> Path:
     """Run (or resume) every trial of an experiment and write its summary tables.
+
+    Everything is validated before any work (experiment rows, training settings, counts), so a
+    bad definition never leaves a half-made sweep directory.
 
     Parameters
     ----------
@@ -585,6 +590,13 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
         (:mod:`motiflens.vectorized`; one work item per model, several trials per GPU). The trial
         directories are the same as without it, and a sweep may be resumed either way; trial
         results agree with per-trial training up to floating-point rounding. Not with ``ray``.
+    models : list of str or None
+        Run only these rows (ids) of the experiment: a small sweep.
+    n_sequences : int or None
+        Simulate this many sequences instead of the experiment's (synthetic experiments only;
+        part of the sweep's settings).
+    on_start : callable or None
+        Called once everything is validated, before any work (e.g. to print a hint).
     train : dict or None
         ``TrainConfig`` overrides applied on top of the experiment's ``train:`` block, e.g.
         ``{"precision": "bf16", "dropout_masks": "fast"}``. They become part of the sweep's
@@ -608,20 +620,92 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     experiment = load_experiment(name_or_yaml)
     if train:
         experiment = _with_train_overrides(experiment, train)
-    if trials < 1:
-        raise ConfigError(f"trials: expected >= 1, got {trials}")
-    if epochs is not None and epochs < 1:
-        raise ConfigError(f"epochs: expected >= 1, got {epochs}")
-    out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    experiment = subset_experiment(experiment, models=models, n_sequences=n_sequences)
+    validate_before_work(experiment, trials=trials, epochs=epochs, workers=workers, data=data)
     if vectorize and ray:
         raise ConfigError("--vectorize cannot be combined with --ray yet; use --workers N")
     executor = make_executor(workers=workers, ray=ray, progress=progress and workers <= 1,
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+    out = Path(out_dir).expanduser().resolve()
+    _io.check_writable(out, "--out")
+    out.mkdir(parents=True, exist_ok=True)
+    if on_start is not None:
+        on_start()
 
     with _sweep_lock(out):
         return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress,
                            vectorize)
+
+
+def subset_experiment(experiment: Experiment, models: list[str] | None = None,
+                      n_sequences: int | None = None) -> Experiment:
+    """``experiment`` restricted to rows ``models`` and/or simulating ``n_sequences`` sequences.
+
+    Raises
+    ------
+    ConfigError
+        An unknown row id (the valid ones are listed), or ``n_sequences`` for a file dataset.
+    """
+    if models:
+        known = [m.id for m in experiment.models]
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            raise ConfigError(f"--models: unknown row(s) {', '.join(unknown)} of {experiment.name}; "
+                              f"valid: {', '.join(known)}")
+        experiment = dataclasses.replace(
+            experiment, models=[m for m in experiment.models if m.id in set(models)])
+    if n_sequences is not None:
+        if experiment.dataset.kind != "synthetic":
+            raise ConfigError("--n-sequences: only for experiments on simulated data")
+        if n_sequences < 100:
+            raise ConfigError(f"--n-sequences: expected >= 100, got {n_sequences}")
+        dataset = dataclasses.replace(experiment.dataset, simulation={
+            **experiment.dataset.simulation, "n_sequences": int(n_sequences)})
+        experiment = dataclasses.replace(experiment, dataset=dataset)
+    return experiment
+
+
+def validate_before_work(experiment: Experiment, trials: int, epochs: int | None, workers: int,
+                         data: str | Path | None = None) -> None:
+    """Check every setting of a sweep before anything is simulated, trained or written.
+
+    Raises
+    ------
+    ConfigError
+        Naming the bad count, training key, protocol, model row or interpretation setting.
+    """
+    from motiflens.train import TrainConfig
+
+    if trials < 1:
+        raise ConfigError(f"--trials: expected >= 1, got {trials}")
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs: expected >= 1, got {epochs}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected >= 1, got {workers}")
+    where = experiment.source or experiment.name
+    try:
+        TrainConfig.for_protocol(experiment.protocol, **experiment.train)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: train/protocol: {exc}") from None
+    if experiment.interpret is not None:
+        if experiment.interpret.mode not in ("paper", "code"):
+            raise ConfigError(f"{where}: interpret.mode: expected paper or code, got "
+                              f"{experiment.interpret.mode!r}")
+        if experiment.interpret.gt_list not in ("paper", "code"):
+            raise ConfigError(f"{where}: interpret.gt_list: expected paper or code, got "
+                              f"{experiment.interpret.gt_list!r}")
+    if experiment.dataset.kind == "synthetic" and data is None:
+        config = _simulation_config(experiment)
+        from motiflens.simulate import resolve_motifs
+
+        length, n_outputs = int(config.length), len(resolve_motifs(config.motifs))
+    else:
+        length, n_outputs = 200, 12  # checked again on the real shape once the file is known
+    for entry in experiment.models:
+        try:
+            build_spec(entry, length, n_outputs)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: models[{entry.id}]: {exc}") from None
 
 
 def _with_train_overrides(experiment: Experiment, train: dict[str, Any]) -> Experiment:
@@ -635,7 +719,8 @@ def _with_train_overrides(experiment: Experiment, train: dict[str, Any]) -> Expe
 
 @contextlib.contextmanager
 def _sweep_lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out/.lock`` (released by the OS even on kill -9)."""
+    """Hold an exclusive lock on ``out/.lock`` (released by the OS even on kill -9; the file is
+    removed when the sweep ends)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; the sweep still resumes correctly
@@ -650,7 +735,8 @@ def _sweep_lock(out: Path) -> Iterator[None]:
             ) from None
         try:
             yield
-        finally:
+        finally:  # remove the file while still holding the lock: nothing is left behind
+            (out / ".lock").unlink(missing_ok=True)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 

@@ -132,6 +132,11 @@ def _check_input(X: Any) -> int:
     shape = tuple(getattr(X, "shape", ()))
     if len(shape) != 3:
         raise DatasetError(f"sequences: expected an array of shape (N, 4, L), got shape {shape}")
+    if shape[2] == 4 and shape[1] != 4:
+        raise DatasetError(
+            f"sequences: expected an array of shape (N, 4, L) (one-hot rows A, C, G, T), got "
+            f"shape {shape}, which looks like (N, L, 4) (channels last): pass "
+            "X.transpose(0, 2, 1) (numpy) or x.transpose(1, 2) (torch)")
     if shape[0] == 0:
         raise DatasetError("sequences: the set is empty (N = 0)")
     return int(shape[0])

@@ -73,18 +73,39 @@ def _dataset_path(run_dir: Path, data: str | None) -> Path:
     record = _io.read_json(run_dir / "config.json").get("dataset", {}) or {}
     path = record.get("path")
     if not path:
-        raise ConfigError(f"{run_dir / 'config.json'}: no dataset path recorded; pass data=...")
+        raise ConfigError(f"{run_dir / 'config.json'}: no dataset path recorded; pass --data "
+                          "(data=...)")
     return Path(path)
 
 
-def _test_sequences(path: Path, n_sequences: int | None) -> tuple[np.ndarray, list[str]]:
-    """The test set's one-hot sequences ``(N, 4, L) float32`` and the label names."""
+def _test_sequences(path: Path, n_sequences: int | None
+                    ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """The test set's one-hot sequences ``(N, 4, L) float32``, the label names, the attrs."""
     from motiflens.data.dataset import load_dataset
 
     with load_dataset(path, in_memory=False) as dataset:
         n = len(dataset.test) if n_sequences is None else min(n_sequences, len(dataset.test))
         X, _ = dataset.test.take(np.arange(n))
-        return X, list(dataset.label_names)
+        return X, list(dataset.label_names), dict(dataset.attrs)
+
+
+def dataset_ground_truth(label_names: Sequence[str], attrs: dict[str, Any],
+                         gt_list: str = "paper") -> dict[str, list[str]]:
+    """The ground truth a dataset itself defines: label -> JASPAR IDs that count as its motif.
+
+    In order: the dataset's own relevant-motif map (``attrs["relevant_motifs"]``, e.g. the
+    real-data example); else, for labels that are the paper's TFs (the synthetic benchmark, the
+    DeepSEA subset), the ground-truth ID list ``gt_list``; labels known to neither have no
+    ground truth. An empty result means "no ground truth": nothing is scored against it.
+    """
+    from motiflens.data.example import dataset_relevant_motifs
+    from motiflens.jaspar import ground_truth_ids
+
+    own = dataset_relevant_motifs(attrs)
+    if own is not None:
+        return {label: list(own[label]) for label in label_names if own.get(label)}
+    paper = ground_truth_ids(gt_list)
+    return {label: list(paper[label]) for label in label_names if label in paper}
 
 
 def _reference_motifs(label_names: Sequence[str], gt_ids: dict[str, list[str]]) -> list:
@@ -104,7 +125,7 @@ def _trimmed(motifs: list, trim: bool) -> list:
 def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConfig,
                     database: list, gt_ids: dict[str, list[str]], out_dir: Path,
                     reference_motifs: Sequence = (), title: str = "",
-                    logos: bool = True) -> dict[str, Any]:
+                    logos: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Interpret one convolutional layer of ``model`` on sequences ``X: (N, 4, L)``.
 
     Writes the files listed in the module docstring into ``out_dir`` and returns the summary.
@@ -129,6 +150,9 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
                            target_names=database)
     write_filter_table(scores, out_dir / "filters.tsv")
     summary = summarize(scores, tfs=list(gt_ids))
+    if not gt_ids:  # no ground truth for this dataset: nothing to score against
+        for key in ("frac_match_ground_truth", "frac_match_ground_truth_alive"):
+            summary[key] = None
     summary.update({
         # short aliases used by the demo, the sweeps and the reports
         "frac_match_db": summary["frac_match_database"],
@@ -140,6 +164,7 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
         "window": fm.window,
         "n_sequences": int(X.shape[0]),
         "out_dir": str(out_dir),
+        **(extra or {}),
     })
     if logos:
         plot_filter_logos(fm, labels=scores, reference_motifs=list(reference_motifs) or None,
@@ -177,8 +202,8 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         layer -> summary (see :func:`motiflens.interpret.scoring.summarize`, plus the aliases
         ``frac_match_db``, ``frac_match_gt``, ``n_tfs_found``, ``n_tfs``, ``out_dir``).
     """
-    from motiflens.jaspar import ground_truth_ids, load_motif_source
-    from motiflens.train import load_run
+    from motiflens.jaspar import load_motif_source
+    from motiflens.train import load_run, unfinished_reason
 
     run_dir = Path(run_dir)
     config = InterpretConfig(layers=tuple(int(x) for x in layers), mode=mode,
@@ -191,9 +216,9 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
             raise ConfigError(f"{run_dir}: layer {layer}: expected 1..{n_conv} "
                               f"({spec.name} has {n_conv} convolutional layers)")
     data_path = _dataset_path(run_dir, data)
-    X, label_names = _test_sequences(data_path, n_sequences)
+    X, label_names, attrs = _test_sequences(data_path, n_sequences)
     database = load_motif_source(db)
-    gt_ids = ground_truth_ids(gt_list)
+    gt_ids = dataset_ground_truth(label_names, attrs, gt_list)
     references = _reference_motifs(label_names, gt_ids)
     root = Path(out_dir) if out_dir is not None else run_dir / "interpret"
     summaries = {}
@@ -201,5 +226,6 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         summaries[layer] = interpret_layer(
             model, X, layer, config, database, gt_ids, root / f"layer{layer}",
             reference_motifs=references, title=f"{spec.name} layer {layer}", logos=logos,
+            extra={"training_unfinished": unfinished_reason(run_dir)},
         )
     return summaries

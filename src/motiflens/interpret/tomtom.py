@@ -56,6 +56,7 @@ __all__ = [
     "TomtomResult",
     "compare_with_reference",
     "format_agreement",
+    "format_tomtom_tsv",
     "read_tomtom_tsv",
     "run_tomtom",
     "tomtom",
@@ -115,17 +116,20 @@ class TomtomConfig:
 
     def __post_init__(self) -> None:
         if self.distance not in DISTANCES:
-            raise ConfigError(f"tomtom distance {self.distance!r}: expected one of {DISTANCES}")
+            raise ConfigError(f"tomtom distance (--dist) {self.distance!r}: expected one of "
+                              f"{DISTANCES}")
         if int(self.min_overlap) != self.min_overlap or self.min_overlap < 1:
-            raise ConfigError(f"tomtom min_overlap {self.min_overlap!r}: expected an integer >= 1")
+            raise ConfigError(f"tomtom min_overlap (--min-overlap) {self.min_overlap!r}: expected "
+                              "an integer >= 1")
         if not np.isfinite(self.pseudocount) or self.pseudocount < 0:
-            raise ConfigError(f"tomtom pseudocount {self.pseudocount!r}: expected a number >= 0")
+            raise ConfigError(f"tomtom pseudocount (--pseudocount) {self.pseudocount!r}: expected "
+                              "a number >= 0")
         if not np.isfinite(self.thresh) or self.thresh < 0:
-            raise ConfigError(f"tomtom thresh {self.thresh!r}: expected a number >= 0")
+            raise ConfigError(f"tomtom thresh (--thresh) {self.thresh!r}: expected a number >= 0")
         if not self.evalue and self.thresh > 1:
             raise ConfigError(
-                f"tomtom thresh {self.thresh!r}: a q-value threshold must be <= 1 "
-                "(set evalue=True to threshold on E-values)"
+                f"tomtom thresh (--thresh) {self.thresh!r}: a q-value threshold must be <= 1 "
+                "(drop --qvalue / set evalue=True to threshold on E-values)"
             )
         bg = np.asarray(self.background, dtype=np.float64)
         if bg.shape != (4,) or np.any(bg <= 0) or abs(bg.sum() - 1.0) > 1e-3:
@@ -882,18 +886,24 @@ def write_tomtom_tsv(
     """
     path = Path(path)
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write("\t".join(TSV_COLUMNS) + "\n")
-        for h in hits:
-            handle.write(
-                f"{h.query_id}\t{h.target_id}\t{h.offset}\t{_fmt(h.pvalue)}\t{_fmt(h.evalue)}\t"
-                f"{_fmt(h.qvalue)}\t{h.overlap}\t{h.query_consensus}\t{h.target_consensus}\t"
-                f"{h.orientation}\n"
-            )
-        handle.write("\n# Tomtom (Motif Comparison Tool): motiflens in-process reimplementation"
-                     " of MEME Tomtom 4.12/5.x\n")
-        if command:
-            handle.write(f"# {command}\n")
+        handle.write(format_tomtom_tsv(hits, command))
     return path
+
+
+def format_tomtom_tsv(hits: Sequence[TomtomHit], command: str | None = None) -> str:
+    """The text :func:`write_tomtom_tsv` writes (e.g. to print the table on stdout)."""
+    lines = ["\t".join(TSV_COLUMNS) + "\n"]
+    for h in hits:
+        lines.append(
+            f"{h.query_id}\t{h.target_id}\t{h.offset}\t{_fmt(h.pvalue)}\t{_fmt(h.evalue)}\t"
+            f"{_fmt(h.qvalue)}\t{h.overlap}\t{h.query_consensus}\t{h.target_consensus}\t"
+            f"{h.orientation}\n"
+        )
+    lines.append("\n# Tomtom (Motif Comparison Tool): motiflens in-process reimplementation"
+                 " of MEME Tomtom 4.12/5.x\n")
+    if command:
+        lines.append(f"# {command}\n")
+    return "".join(lines)
 
 
 def read_tomtom_tsv(path: str | os.PathLike) -> list[TomtomHit]:
@@ -1099,8 +1109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", nargs="?", const=str(_default_reference_dir()),
                         metavar="DIR", help="agreement table against real MEME Tomtom outputs")
-    parser.add_argument("query", nargs="?", help="query MEME file")
-    parser.add_argument("target", nargs="?", help="target (database) MEME file")
+    parser.add_argument("query", nargs="?", help="query motifs (MEME or JASPAR file)")
+    parser.add_argument("target", nargs="?", help="target (database) motifs (MEME or JASPAR "
+                        "file, or a JASPAR release name)")
     parser.add_argument("-o", "--output", default="tomtom.tsv")
     parser.add_argument("--dist", choices=DISTANCES, default="ed")
     parser.add_argument("--min-overlap", type=int, default=1)
@@ -1113,12 +1124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.query and args.target):
         parser.error("give QUERY and TARGET MEME files, or --compare")
     from motiflens.errors import MotiflensError
-    from motiflens.motifs import read_meme
+    from motiflens.jaspar import load_motif_source
 
     try:
         config = TomtomConfig(distance=args.dist, min_overlap=args.min_overlap,
                               thresh=args.thresh, evalue=not args.qvalue)
-        hits = tomtom(read_meme(args.query), read_meme(args.target), config)
+        hits = tomtom(load_motif_source(args.query), load_motif_source(args.target), config)
         write_tomtom_tsv(hits, args.output, command=" ".join(sys.argv))
     except MotiflensError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,76 @@
+"""Importance, completeness and null rates over a sweep's records, aggregated per model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from motiflens.cli import main
+from motiflens.experiments import run_experiment
+from motiflens.report.tables import read_tsv
+
+TINY = """\
+name: tiny-analyses
+fidelity: code
+dataset:
+  kind: synthetic
+  simulation: {n_sequences: 300, seed: 5}
+train: {batch_size: 50, patience: null, num_threads: 1}
+models:
+  - {id: tiny-a, model: "6x19p25-6x5p4-d16"}
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("analyses")
+    (root / "tiny.yaml").write_text(TINY)
+    out = root / "sweep"
+    run_experiment(root / "tiny.yaml", out, trials=2, epochs=2, progress=False)
+    return out
+
+
+def test_analyze_sweep_writes_per_trial_files_and_an_aggregate(sweep, capsys):
+    assert main(["analyze", str(sweep), "--n-sequences", "40"]) == 0
+    layer = sweep / "runs/tiny-a/trial-1/analysis/interpret/layer1"
+    importance = read_tsv(layer / "importance.tsv")
+    assert len(importance) == 6 and {"delta_loss", "most_hurt_class", "best_target"} <= set(importance[0])
+    nulls = read_tsv(layer / "nulls.tsv")
+    assert {r["null"] for r in nulls} == {"untrained", "shuffled", "trained"}
+    assert {r["mode"] for r in nulls} == {"paper", "code"}
+    assert all(0.0 <= float(r["rate_db"]) <= 1.0 for r in nulls)
+    aggregate = read_tsv(sweep / "summary" / "analysis-interpret.tsv")
+    assert aggregate[0]["model_id"] == "tiny-a" and aggregate[0]["n_trials"] == "2"
+    assert (sweep / "summary" / "analysis-interpret.md").read_text().count("| tiny-a |") == 1
+    # a second call redoes nothing
+    stamp = (layer / "summary.json").stat().st_mtime_ns
+    assert main(["analyze", str(sweep), "--n-sequences", "40"]) == 0
+    assert (layer / "summary.json").stat().st_mtime_ns == stamp
+
+
+def test_analyze_a_single_run(sweep, capsys):
+    run = sweep / "runs/tiny-a/trial-0"
+    capsys.readouterr()
+    assert main(["analyze", str(run), "--analyses", "completeness", "--n-sequences", "30"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("layer 1: ") and "completeness" in out
+    summary = json.loads((run / "analysis/interpret/layer1/summary.json").read_text())["summary"]
+    assert summary["interpretation"] == "interpret"
+
+
+def test_attribution_scores_join_the_summary_without_redoing_the_rest(sweep):
+    from motiflens.experiments.analyses import analyze_sweep
+
+    layer = sweep / "runs/tiny-a/trial-0/analysis/interpret/layer1"
+    analyze_sweep(sweep, analyses=("importance",), n_sequences=40)
+    before = json.loads((layer / "summary.json").read_text())["summary"]
+    analyze_sweep(sweep, analyses=("importance", "attribution"), n_sequences=40)
+    after = json.loads((layer / "summary.json").read_text())["summary"]
+    assert after["importance_gt_filters"] == before["importance_gt_filters"]
+    for method in ("saliency", "saliency-corrected", "ism", "deepshap"):
+        value = after[f"attr_{method}_auroc_ic0.1"]
+        assert value is None or 0.0 <= value <= 1.0
+    rows = read_tsv(layer / "attribution.tsv")
+    assert {r["method"] for r in rows} >= {"saliency", "saliency-corrected", "integrated_gradients"}
