@@ -9,7 +9,7 @@ import pytest
 
 from motiflens.cli import main
 from motiflens.experiments import run_experiment
-from motiflens.report.tables import read_tsv
+from motiflens.tables import read_tsv
 
 TINY = """\
 name: tiny-analyses

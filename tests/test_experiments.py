@@ -20,7 +20,7 @@ from motiflens.experiments import (
 from motiflens.experiments.aggregate import evaluate_claim, evaluate_finding, mean_sd
 from motiflens.experiments.sweep import build_spec, plan_trials, trial_dir
 from motiflens.models import MODEL_NAMES
-from motiflens.report.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, write_tsv
+from motiflens.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, write_tsv
 
 
 # ----------------------------------------------------------------------------- registry

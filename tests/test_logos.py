@@ -1,4 +1,4 @@
-"""Tests of motiflens.report.logos."""
+"""Tests of motiflens.interpret.logos."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from motiflens.errors import ConfigError
 from motiflens.motifs import Motif
-from motiflens.report.logos import logo_heights, plot_filter_logos, plot_logo
+from motiflens.interpret.logos import logo_heights, plot_filter_logos, plot_logo
 
 
 def random_motifs(n: int, width: int, seed: int = 0, prefix: str = "filter_") -> list[Motif]:

@@ -87,7 +87,7 @@ def test_report_content_is_self_contained_and_escaped(sweep, report):
 def test_tomtom_table_lists_only_significant_matches(sweep, report):
     layer_dir = sweep / "runs" / "CNN-1" / "trial-0" / "interpret" / "layer1"
     rows = significant_matches(layer_dir)
-    from motiflens.report.tables import read_tsv
+    from motiflens.tables import read_tsv
 
     table = read_tsv(layer_dir / "filters.tsv")
     significant = [r for r in table if r["matches_database"] == "true" or r["matches_ground_truth"] == "true"]

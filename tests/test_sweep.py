@@ -165,14 +165,15 @@ CHILD = textwrap.dedent("""\
     import os, signal, sys
     import torch
     import motiflens.experiments.sweep as sweep
+    import motiflens.experiments.trials as trials
 
     mode, definition, out, data = sys.argv[1:5]
     if mode == "after-first-done":
-        original = sweep.mark_done
+        original = trials.mark_done
         def mark_done(directory, result):
             original(directory, result)          # result.json renamed into place ...
             os.kill(os.getpid(), signal.SIGKILL)  # ... then the sweep dies
-        sweep.mark_done = mark_done
+        trials.mark_done = mark_done
     elif mode == "mid-training":
         original_save = torch.save
         saves = []

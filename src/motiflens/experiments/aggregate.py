@@ -25,7 +25,7 @@ import numpy as np
 from motiflens import _io
 from motiflens.errors import ConfigError, FormatError
 from motiflens.experiments.registry import Experiment, experiment_from_dict, load_paper_numbers
-from motiflens.report.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
+from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
 METRICS = ("auroc", "aupr", "match_db", "match_gt")
 METRIC_TITLES = {

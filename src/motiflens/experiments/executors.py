@@ -1,8 +1,8 @@
 """Where trials run: in this process, in N local worker processes, or as Ray tasks.
 
-Every executor runs :func:`motiflens.experiments.sweep.run_trial` on each
-:class:`~motiflens.experiments.sweep.TrialTask` (or :func:`~motiflens.experiments.sweep.run_trial_group`
-on a :class:`~motiflens.experiments.sweep.TrialGroup` of vectorised trials; local executors only)
+Every executor runs :func:`motiflens.experiments.trials.run_trial` on each
+:class:`~motiflens.experiments.trials.TrialTask` (or :func:`~motiflens.experiments.trials.run_trial_group`
+on a :class:`~motiflens.experiments.trials.TrialGroup` of vectorised trials; local executors only)
 and calls ``on_done(task, result)`` on the driver as each trial finishes, in completion order. Trials write into the sweep directory themselves
 (``runs/<model>/trial-<k>/``); a trial is complete when its ``result.json`` is in place, so an
 executor killed at any point leaves a directory the next sweep resumes from.
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from motiflens.errors import ConfigError, MotiflensError
+from motiflens.experiments.trials import item_tasks, run_item, run_trial
 
 OnDone = Callable[[Any, dict], None]
 
@@ -65,8 +66,6 @@ class LocalExecutor:
 
     def run(self, tasks: Sequence[Any], on_done: OnDone) -> None:
         """Run every task; raise SweepError at the end if any failed."""
-        from motiflens.experiments.sweep import item_tasks, run_item
-
         failures: list[tuple[Any, str]] = []
         for item in tasks:
             try:
@@ -96,8 +95,6 @@ def _init_worker(threads: int) -> None:
 
 def _run_in_worker(task: Any) -> list:
     """Run a trial or a vectorised group in a worker: ``[(task, result), ...]``."""
-    from motiflens.experiments.sweep import run_item
-
     try:
         return run_item(task)
     except MotiflensError:
@@ -136,8 +133,6 @@ class ProcessExecutor:
             max_workers=min(self.workers, len(tasks)), mp_context=context,
             initializer=_init_worker, initargs=(self.threads,),
         ) as pool:
-            from motiflens.experiments.sweep import item_tasks
-
             pending: dict[Future, Any] = {pool.submit(_run_in_worker, t): t for t in tasks}
             try:
                 while pending:
@@ -210,8 +205,6 @@ def _ray_trial(task: Any, data_box: list, token: str) -> tuple[dict, bytes | Non
     """Body of the Ray task: run the trial in place when the sweep directory is shared,
     otherwise in a scratch directory whose files are shipped back to the driver."""
     import ray
-
-    from motiflens.experiments.sweep import run_trial
 
     sweep_dir = Path(task.trial_dir).parents[2]
     marker = sweep_dir / SWEEP_TOKEN

@@ -35,7 +35,7 @@ from motiflens.experiments.aggregate import (
 )
 from motiflens.experiments.registry import InterpretSpec
 from motiflens.experiments.sweep import RECORD_FORMAT, prepare_dataset, verify_dataset
-from motiflens.report.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
+from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COMPARED = ("match_db", "match_gt")

@@ -134,7 +134,7 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
     from motiflens.interpret.scoring import score_filters, summarize, write_filter_table
     from motiflens.interpret.tomtom import TomtomConfig, run_tomtom, write_tomtom_tsv
     from motiflens.motifs import write_meme
-    from motiflens.report.logos import plot_filter_logos
+    from motiflens.interpret.logos import plot_filter_logos
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fm = filters_to_motifs(model, X, layer=layer, mode=config.mode, threshold=config.threshold)

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from motiflens.errors import FormatError
 from motiflens.jaspar import ground_truth_motifs
 from motiflens.motifs import Motif, read_meme
-from motiflens.report.logos import plot_logo, save_figure
-from motiflens.report.tables import read_tsv
+from motiflens.interpret.logos import plot_logo, save_figure
+from motiflens.tables import read_tsv
 
 #: First-layer pool sizes of the CNN-<pool> rows of Table 1.
 POOL_ROWS = {"CNN-1": 1, "CNN-2": 2, "CNN-4": 4, "CNN-10": 10, "CNN-25": 25, "CNN-50": 50,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from motiflens import _io
-from motiflens.report.tables import read_tsv
+from motiflens.tables import read_tsv
 
 #: Tomtom E-value threshold of a significant match (the paper's ``-evalue -thresh 0.1``).
 SIGNIFICANT_E = 0.1
@@ -343,7 +343,7 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
 def _fidelity_html(summary: dict[str, Any]) -> str:
     from motiflens.experiments.registry import load_paper_numbers
     from motiflens.experiments.verdicts import fidelity_rows
-    from motiflens.report.tables import fmt_mean_sd
+    from motiflens.tables import fmt_mean_sd
 
     paper = load_paper_numbers(summary["experiment"].get("paper_numbers"))
     rows = [{
