@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quick test venv bench clean
+.PHONY: demo demo-quick demo-real test venv bench clean
 
 $(STAMP): pyproject.toml requirements/cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: $(STAMP)
 
 demo-quick: $(STAMP)
 	$(PY) -m motiflens.demo --quick $(DEMO_ARGS)
+
+demo-real: $(STAMP)
+	$(PY) -m motiflens.demo --real $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

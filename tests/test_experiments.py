@@ -30,7 +30,7 @@ def test_builtin_experiments_are_the_papers():
     assert set(list_experiments()) == {
         "table1-paper-text", "table1-authors-code", "table1-code-protocol",
         "deeper-layers-paper-text", "deeper-layers-authors-code", "table2",
-        "activations-authors-code"}
+        "activations-authors-code", "table2-real"}
     table1 = load_experiment("table1")  # earlier name of table1-paper-text
     assert table1.name == "table1-paper-text" and table1.fidelity == "text"
     ids = [m.id for m in table1.models]
@@ -58,6 +58,11 @@ def test_builtin_experiments_are_the_papers():
         {1: "exponential"}, "CNN-2")
     deeper_code = load_experiment("deeper-layers-authors-code")
     assert deeper_code.models == deeper.models and deeper_code.protocol == "code"
+
+    real = load_experiment("table2-real")  # the in vivo design on the real-data example
+    assert [m.id for m in real.models] == [m.id for m in load_experiment("table2").models]
+    assert real.protocol == "code" and real.train == {"batch_size": 32}
+    assert real.dataset.kind == "file" and real.interpret.mode == "code"
 
     table2 = load_experiment("table2")
     assert table2.dataset.kind == "file" and table2.dataset.path is None
