@@ -74,3 +74,16 @@ def test_attribution_scores_join_the_summary_without_redoing_the_rest(sweep):
         assert value is None or 0.0 <= value <= 1.0
     rows = read_tsv(layer / "attribution.tsv")
     assert {r["method"] for r in rows} >= {"saliency", "saliency-corrected", "integrated_gradients"}
+
+
+def test_report_shows_the_analyses_and_attribution_logos(sweep):
+    from motiflens.report.html import write_report
+
+    from motiflens.experiments.analyses import analyze_sweep
+
+    analyze_sweep(sweep, analyses=("importance", "completeness", "nulls", "attribution"),
+                  n_sequences=40)
+    text = write_report(sweep).read_text()
+    assert 'class="analyses"' in text and "null untrained (code) JASPAR" in text
+    assert 'alt="tiny-a attribution logos"' in text
+    assert (sweep / "runs/tiny-a/trial-0/analysis/interpret/layer1/attribution_logos.pdf").is_file()

@@ -144,6 +144,7 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
         for method, values in scores.items():
             for key in ("auroc_ic0.01", "aupr_ic0.01", "auroc_ic0.1", "aupr_ic0.1"):
                 summary[f"attr_{method}_{key}"] = values.get(key)
+        attribution_examples(model, dataset, out / "attribution_logos.png")
     summary["seconds"] = time.perf_counter() - t0
     if (out / "summary.json").is_file():  # keep the analyses of earlier calls
         summary = {**_io.read_json(out / "summary.json")["summary"], **summary}
@@ -166,6 +167,48 @@ def attribution_scores(model: Any, dataset: str | Path, n_sequences: int = 500,
                                        seed=seed, correct_gradient=True)
         scores.update({f"{m}-corrected": v for m, v in more.items()})
     return scores
+
+
+def attribution_examples(model: Any, dataset: str | Path, path: Path, n_examples: int = 3,
+                         seed: int = 0) -> Path | None:
+    """Attribution logos of a few test sequences (corrected saliency x input and ISM for a class
+    positive in each), embedded motifs of that class shaded; None without ground truth."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from motiflens.data.dataset import load_dataset
+    from motiflens.interpret.attribution import attribute
+    from motiflens.interpret.logos import plot_contributions, save_figure
+
+    with load_dataset(dataset, in_memory=False) as data:
+        truth = data.read_ground_truth("test")
+        if truth is None:
+            return None
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(len(data.test), size=min(n_examples, len(data.test)),
+                                  replace=False))
+        X, Y = data.test.take(rows)
+        labels = list(data.label_names)
+    fig = Figure(figsize=(14, 1.3 * 2 * len(rows) + 0.4))
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(2 * len(rows), 1, hspace=0.6)
+    for i, row in enumerate(rows):
+        cls = int(np.flatnonzero(Y[i])[0])
+        spans = [(int(s), int(s) + int(w)) for q, t, s, w in
+                 zip(truth["seq"], truth["tf"], truth["start"], truth["width"])
+                 if int(q) == int(row) and int(t) == cls]
+        x = X[i:i + 1]
+        grad = attribute(model, x, "saliency", target=cls, correct_gradient=True)[0] * x[0]
+        ism = attribute(model, x, "ism", target=cls)[0]
+        for k, (values, name) in enumerate(((grad, "saliency x input\n(corrected)"),
+                                            (-ism, "ISM (-Δ)"))):
+            ax = fig.add_subplot(grid[2 * i + k, 0])
+            plot_contributions(ax, values, spans, ylabel=name)
+            if k == 0:
+                ax.set_title(f"test sequence {int(row)}, class {labels[cls]} (its embedded "
+                             "motifs shaded)", fontsize=8, loc="left")
+    save_figure(fig, path, path.with_suffix(".pdf"), dpi=90)
+    return path
 
 
 def _finite(value: Any) -> float | None:

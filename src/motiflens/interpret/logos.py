@@ -266,3 +266,36 @@ def _draw_references(fig: Figure, grid: Any, refs: list[Motif], rows_f: int, nco
     bbox = grid[rows_f, :].get_position(fig)
     fig.text(bbox.x0, (bbox.y0 + bbox.y1) / 2, "Reference motifs: forward | reverse complement",
              fontsize=8, va="center", style="italic")
+
+
+def plot_contributions(ax: Axes, values: np.ndarray, shaded: Sequence[tuple[int, int]] = (),
+                       ylabel: str | None = None) -> Axes:
+    """An attribution logo: letter heights = per-base contributions ``values: (4, L)``, positive
+    ones stacked above the axis and negative ones below; ``shaded`` (start, stop) spans (e.g.
+    embedded motifs) get a grey background."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != 4:
+        raise ConfigError(f"contributions: expected a (4, L) array, got shape {values.shape}")
+    for start, stop in shaded:
+        ax.axvspan(start - 0.5, stop - 0.5, color="0.88", zorder=0)
+    paths, colors = _letter_paths(np.clip(values, 0, None))
+    down, down_colors = _letter_paths(np.clip(-values, 0, None))
+    for path in down:  # mirror the negative stacks below the axis
+        path.vertices[:, 1] *= -1
+    collection = PathCollection(paths + down, facecolors=colors + down_colors,
+                                edgecolors="none", linewidths=0)
+    collection.set_transform(ax.transData)
+    ax.add_collection(collection, autolim=False)
+    top = float(np.clip(values, 0, None).sum(axis=0).max(initial=0.0))
+    bottom = float(np.clip(-values, 0, None).sum(axis=0).max(initial=0.0))
+    span = max(top, bottom, 1e-9)
+    ax.set_xlim(-0.5, values.shape[1] - 0.5)
+    ax.set_ylim(-bottom - 0.05 * span, top + 0.05 * span)
+    ax.axhline(0, color="0.5", linewidth=0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=7, rotation=0, ha="right", va="center")
+    return ax

@@ -323,6 +323,10 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
             parts.append(_img(logo.read_bytes(), f"{label} layer {layer} filter logos"))
         else:
             parts.append("<p class=\"notrun\">No logos (interpretation not run).</p>")
+        attribution = rep / "analysis" / "interpret" / f"layer{layer}" / "attribution_logos.png"
+        if attribution.is_file():
+            parts.append(f"<h4>Attribution maps of test sequences (trial {rep_trial})</h4>")
+            parts.append(_img(attribution.read_bytes(), f"{label} attribution logos"))
         matches = significant_matches(layer_dir)
         summary = next((r.get("layers", {}).get(str(layer)) for r in results
                         if int(r["trial"]) == rep_trial), None) or {}
@@ -338,6 +342,28 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
         parts.append("</details>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _analyses_html(root: Path) -> str:
+    """The ``motiflens analyze`` table of the sweep (mean ± sd per model), if it was run."""
+    from motiflens.experiments.analyses import COLUMNS
+    from motiflens.tables import fmt_mean_sd
+
+    path = root / "summary" / "analysis-interpret.tsv"
+    if not path.is_file():
+        return ("<p class=\"notrun\">Not run: <code>motiflens analyze DIR</code> adds filter "
+                "importance, motif completeness, null match rates (and, with <code>--analyses "
+                "attribution</code>, attribution scores).</p>")
+    rows = []
+    for r in read_tsv(path):
+        row = {"model": r["model_id"], "layer": r["layer"], "n": r["n_trials"]}
+        for key, title in COLUMNS.items():
+            mean, sd = r.get(f"{key}_mean"), r.get(f"{key}_sd")
+            if mean not in (None, ""):
+                row[title] = fmt_mean_sd(float(mean), float(sd) if sd not in (None, "") else None, 3)
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return _table(rows, columns, numeric=columns[2:], css_class="analyses")
 
 
 def _fidelity_html(summary: dict[str, Any]) -> str:
@@ -418,6 +444,8 @@ def render_report(results_dir: str | Path) -> str:
         _fidelity_html(summary),
         "<h2 id=\"figures\">Figures as the paper's</h2>",
         _paper_figures_html(root, summary, experiment, figures),
+        "<h2 id=\"analyses\">Which filters matter, how whole they are, null match rates</h2>",
+        _analyses_html(root),
         "<h2 id=\"coverage\">Per-TF coverage</h2>",
         "<p>Mean ± sd number of filters whose best ground-truth match is each TF.</p>",
         _table(tf_rows, tf_columns, tf_headers, numeric=tf_columns[1:], css_class="coverage"),
