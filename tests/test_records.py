@@ -101,3 +101,17 @@ def test_reinterpret_pairs_trials_and_is_resumable(sweep, tmp_path):
     assert (copy / "runs/tiny-a/trial-0/reinterpret/paper-alignment/result.json").stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match="other settings"):
         reinterpret_sweep(copy, "paper-alignment", mode="paper", threshold=0.6)
+
+
+def test_two_sweeps_pair_by_row_and_seed(sweep, tmp_path, capsys):
+    from motiflens.cli import main
+    from motiflens.experiments.reinterpret import compare_sweeps
+
+    other = tmp_path / "other"
+    export_records(sweep, other)
+    rows = compare_sweeps(sweep, other)
+    assert {r["metric"] for r in rows} == {"auroc", "match_db", "match_gt"}
+    assert all(r["n_pairs"] == 2 and r["diff_mean"] == 0 for r in rows)  # the same trials
+    assert main(["compare", str(sweep), str(other), "--out", str(tmp_path / "c.md")]) == 0
+    assert "paired t-test" in (tmp_path / "c.md").read_text()
+    assert (tmp_path / "c.tsv").is_file()

@@ -280,6 +280,19 @@ def cmd_analyze(args: argparse.Namespace) -> None:
             f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from motiflens.experiments.reinterpret import compare_sweeps, write_comparison_table
+
+    rows = compare_sweeps(args.left, args.right, args.left_variant, args.right_variant)
+    if not rows:
+        raise ConfigError(f"{args.left} and {args.right}: no row and trial with the same seed in "
+                          "both (same model ids and sweep seed are needed to pair trials)")
+    names = [f"{Path(d).name}{'/' + v if v else ''}" for d, v in
+             ((args.left, args.left_variant), (args.right, args.right_variant))]
+    path = write_comparison_table(rows, Path(args.out), names[0], names[1])
+    print(Path(path).read_text())
+
+
 def cmd_records(args: argparse.Namespace) -> None:
     from motiflens.experiments.records import export_records
 
@@ -611,6 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the first N test sequences (default: all)")
     p.add_argument("--data", help="dataset of a run directory (default: the recorded one)")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("compare", help="two sweeps (or re-interpretations) side by side, paired "
+                       "by row and trial seed, with paired t-tests")
+    p.add_argument("left", help="sweep directory (or records)")
+    p.add_argument("right", help="sweep directory (or records)")
+    p.add_argument("--left-variant", help="a re-interpretation of LEFT instead of its original")
+    p.add_argument("--right-variant", help="a re-interpretation of RIGHT instead of its original")
+    p.add_argument("--out", required=True, help="Markdown table to write (a .tsv beside it)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("records", help="copy a sweep's committable records (checkpoints, "
                        "metrics, motifs, Tomtom hits; no last.pt, data or logos)")

@@ -156,8 +156,23 @@ def compare(results_dir: str | Path, variant: str, other: str | None = None) -> 
     Trials are paired by trial number; only trials present on both sides count.
     """
     root = Path(results_dir)
-    left = summarize(root, other)
-    right = summarize(root, variant)
+    return compare_sides(summarize(root, other), summarize(root, variant))
+
+
+def compare_sweeps(left_dir: str | Path, right_dir: str | Path, left_variant: str | None = None,
+                   right_variant: str | None = None) -> list[dict[str, Any]]:
+    """Two sweeps side by side (e.g. two fidelity arms), paired by row id and trial number.
+
+    With the same sweep seed, equal row ids have equal trial seeds, so the pairs share initial
+    weights and batch order: the paired t-test then compares the arms, not the seeds.
+    """
+    return compare_sides(summarize(left_dir, left_variant), summarize(right_dir, right_variant),
+                         metrics=("auroc", "match_db", "match_gt"))
+
+
+def compare_sides(left: dict[str, Any], right: dict[str, Any],
+                  metrics: tuple[str, ...] = COMPARED) -> list[dict[str, Any]]:
+    """Paired rows for the models and layers of ``left`` that ``right`` also has."""
     by_trial = {}
     for side, summary in (("a", left), ("b", right)):
         for row in summary["trials"]:
@@ -165,9 +180,12 @@ def compare(results_dir: str | Path, variant: str, other: str | None = None) -> 
             by_trial.setdefault(key, {})[side] = row
     rows = []
     for row in left["rows"]:
-        for metric in COMPARED:
+        for metric in metrics:
             keys = sorted(k for k in by_trial if k[:2] == (row["model_id"], row["layer"])
-                          and {"a", "b"} <= set(by_trial[k]))
+                          and {"a", "b"} <= set(by_trial[k])
+                          and by_trial[k]["a"].get("seed") == by_trial[k]["b"].get("seed"))
+            if not keys:
+                continue
             a = [by_trial[k]["a"].get(metric) for k in keys]
             b = [by_trial[k]["b"].get(metric) for k in keys]
             paired = _paired(a, b)
@@ -196,9 +214,17 @@ def write_comparison(results_dir: str | Path, variant: str, other: str | None = 
     """Write ``compare.tsv`` / ``compare.md`` into the variant's summary directory."""
     root = Path(results_dir)
     rows = compare(root, variant, other)
-    out = summary_dir(root, variant)
-    write_tsv(out / "compare.tsv", rows)
-    left = other or "original"
+    note = (f"Each trial's best weights interpreted under the {other or 'original'} settings "
+            f"and under `{variant}`; ")
+    return write_comparison_table(rows, summary_dir(root, variant) / "compare.md",
+                                  other or "original", variant, note)
+
+
+def write_comparison_table(rows: list[dict[str, Any]], path: Path, left: str, right: str,
+                           note: str = "") -> Path:
+    """``path`` (Markdown) and the same name ``.tsv``: paired rows of :func:`compare_sides`."""
+    variant = right
+    write_tsv(path.with_suffix(".tsv"), rows)
     shown = [{
         "model": r["model_id"], "layer": r["layer"], "metric": r["metric"],
         left: fmt_mean_sd(r["a_mean"], r["a_sd"], 3), variant: fmt_mean_sd(r["b_mean"], r["b_sd"], 3),
@@ -206,10 +232,8 @@ def write_comparison(results_dir: str | Path, variant: str, other: str | None = 
         "paired t-test p": "" if r["p_paired_t"] is None else f"{r['p_paired_t']:.3g}",
         "pairs": r["n_pairs"],
     } for r in rows]
-    note = (f"Each trial's best weights interpreted under the {left} settings and under "
-            f"`{variant}`; difference = {variant} − {left}, paired by trial (same seed); "
+    text = (f"{note}difference = {variant} − {left}, paired by row and trial (same seed); "
             "p: two-sided paired t-test.\n\n")
-    path = out / "compare.md"
-    write_markdown(path, [("Side by side", note + to_markdown(shown))],
+    write_markdown(path, [("Side by side", text + to_markdown(shown))],
                    title=f"{left} vs {variant}")
     return path
