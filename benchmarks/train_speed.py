@@ -66,10 +66,13 @@ from baseline_loop import baseline_epoch, make_baseline  # noqa: E402
 from motiflens import _numba  # noqa: E402
 from motiflens.models import MODEL_NAMES, ModelSpec, build_model, model_spec  # noqa: E402
 from motiflens.ops import set_dropout_masks  # noqa: E402
-from motiflens.train import (TrainConfig, _Batches, _penalised_weights, _train_epoch,  # noqa: E402
-                             device_tensor, make_optimizer, resolve_device)
+from motiflens.train import Batches as _Batches  # noqa: E402
+from motiflens.train import (TrainConfig, device_tensor, make_optimizer,  # noqa: E402
+                             resolve_device)
+from motiflens.train import penalised_weights as _penalised_weights  # noqa: E402
+from motiflens.train import train_epoch as _train_epoch  # noqa: E402
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
-from motiflens.vectorized import _train_epoch as vectorized_epoch  # noqa: E402
+from motiflens.vectorized import train_group_epoch as vectorized_epoch  # noqa: E402
 
 VARIANTS = ("baseline", "fp32", "bf16", "bf16-fast", "bf16-torch", "fp32-stock", "bf16-stock",
             "compiled", "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast",
@@ -238,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                                                           "vec5-bf16"],
                         choices=VARIANTS)
     parser.add_argument("--compile", action="store_true", help="add the 'compiled' variant")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timings, print a per-op profile (torch.profiler, self "
+                             "CPU time) of 5 training steps of each model's last variant: where "
+                             "the time goes that the matmul rate does not explain")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of all variants")
     parser.add_argument("--n", type=int, default=17_500, help="training sequences")
     parser.add_argument("--length", type=int, default=200, help="sequence length")
@@ -293,7 +300,22 @@ def main(argv: list[str] | None = None) -> int:
             speed = f"{base / r['seconds']:.2f}x" if base else "-"
             print(f"{name:<12}{v:<11}{r['seconds']:>9.2f}{speed:>10}{r['flops'] / 1e9:>9.1f}"
                   f"{r['flops'] / peak:>10.1%}{r['setup_s']:>9.1f}", flush=True)
+        if args.profile:
+            print_profile(spec, variants[-1], X[: 5 * args.batch_size], Y[: 5 * args.batch_size],
+                          device, args.batch_size)
     return 0
+
+
+def print_profile(spec: ModelSpec, variant: str, X: np.ndarray, Y: np.ndarray,
+                  device: torch.device, batch_size: int) -> None:
+    """Self CPU time per op over 5 training steps of ``variant`` (after one warm-up step)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    run, _, _ = _runner(variant, spec, X, Y, device, batch_size, warmup=1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    print(f"\nper-op profile, {spec.name} {variant}, 5 steps of {batch_size}:")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
 
 
 def apply_malloc(mode: str) -> str:

@@ -16,7 +16,7 @@ from motiflens.models import ConvBlockSpec, ModelSpec, build_model
 from motiflens.train import (
     HISTORY_COLUMNS,
     TrainConfig,
-    _Batches,
+    Batches as _Batches,
     evaluate,
     load_run,
     predict,
