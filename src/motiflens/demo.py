@@ -129,11 +129,11 @@ def matched_names(layer_dir: Path) -> str:
     """``"MAFK x3, Pou5f1::Sox2 x2, ..."``: the significant JASPAR matches of a layer's filters."""
     from collections import Counter
 
-    from motiflens.tables import read_tsv
+    from motiflens.tables import is_true, read_tsv
 
     names = Counter(str(r["best_target_name"] or r["best_target"])
                     for r in read_tsv(layer_dir / "filters.tsv")
-                    if str(r["matches_database"]).lower() == "true")
+                    if is_true(r["matches_database"]))
     return ", ".join(f"{n} x{k}" if k > 1 else n for n, k in names.most_common()) or "none"
 
 

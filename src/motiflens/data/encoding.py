@@ -1,4 +1,10 @@
-"""One-hot encoding of DNA sequences, rows A, C, G, T (the convention of every motiflens array)."""
+"""One-hot encoding of DNA sequences, rows A, C, G, T (the convention of every motiflens array).
+
+One table does the work: a byte becomes a code (0..3 for A, C, G, T in either case, 4 for N,
+255 for anything else, :func:`byte_codes`) and a code a one-hot column (code 4 = N = an all-zero
+column, :func:`codes_to_onehot`). :func:`one_hot_encode` reads any other character as N; the
+real-data builders reject it instead (:func:`motiflens.data.genome.sequence_codes`).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,53 @@ from typing import Sequence
 import numpy as np
 
 from motiflens.errors import DatasetError
+from motiflens.motifs import ALPHABET
 
-ALPHABET = "ACGT"
+__all__ = ["ALPHABET", "INVALID", "byte_codes", "codes_to_onehot", "decode", "one_hot_encode"]
 
-# Byte -> row index (0..3) or 4 for anything else (N, IUPAC codes, gaps): an all-zero column.
-_LOOKUP = np.full(256, 4, dtype=np.uint8)
-for _i, _base in enumerate(ALPHABET):
-    _LOOKUP[ord(_base)] = _i
-    _LOOKUP[ord(_base.lower())] = _i
-_EYE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
+#: The code of a byte that is none of A, C, G, T, N (either case).
+INVALID = 255
+
+# Byte -> code: 0..3 for A, C, G, T (either case), 4 for N/n, INVALID for anything else.
+_CODES = np.full(256, INVALID, dtype=np.uint8)
+for _i, _base in enumerate(ALPHABET + "N"):
+    _CODES[ord(_base)] = _i
+    _CODES[ord(_base.lower())] = _i
+# Code -> one-hot column (code 4 = N -> zeros).
+_ONEHOT = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])
+
+
+def byte_codes(raw: bytes) -> np.ndarray:
+    """Codes of the bytes of a DNA text.
+
+    Parameters
+    ----------
+    raw : bytes
+        L bytes.
+
+    Returns
+    -------
+    numpy.ndarray
+        (L,) uint8: 0..3 for A, C, G, T (either case), 4 for N, :data:`INVALID` otherwise.
+    """
+    return _CODES[np.frombuffer(raw, dtype=np.uint8)]
+
+
+def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
+    """Turn codes 0..4 into one-hot.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        (N, L) or (L,) integer codes from :func:`byte_codes` (4 = N).
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, 4, L) or (4, L) uint8 one-hot, C-contiguous; N positions are all-zero columns.
+    """
+    onehot = _ONEHOT[codes]  # (..., L, 4)
+    return np.ascontiguousarray(np.moveaxis(onehot, -1, -2))
 
 
 def one_hot_encode(seqs: str | Sequence[str], dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -55,8 +99,9 @@ def one_hot_encode(seqs: str | Sequence[str], dtype: np.dtype | type = np.float3
         raw = "".join(seqs).encode("ascii")
     except UnicodeEncodeError:
         raise DatasetError("one_hot_encode: sequences must be ASCII text (A, C, G, T, N, ...)") from None
-    codes = _LOOKUP[np.frombuffer(raw, dtype=np.uint8)].reshape(len(seqs), length)
-    return _EYE[codes].transpose(0, 2, 1).astype(dtype, copy=False)
+    codes = byte_codes(raw).reshape(len(seqs), length)
+    codes[codes == INVALID] = 4
+    return codes_to_onehot(codes).astype(dtype, copy=False)
 
 
 def decode(X: np.ndarray) -> list[str]:
@@ -78,7 +123,7 @@ def decode(X: np.ndarray) -> list[str]:
         X = X[None]
     if X.ndim != 3 or X.shape[1] != 4:
         raise DatasetError(f"decode: expected an array of shape (N, 4, L), found {X.shape}")
-    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    letters = np.frombuffer((ALPHABET + "N").encode("ascii"), dtype=np.uint8)
     idx = np.argmax(X, axis=1)
     idx[~np.any(X != 0, axis=1)] = 4
     chars = letters[idx]

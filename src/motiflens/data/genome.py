@@ -17,20 +17,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from motiflens.data.encoding import INVALID, byte_codes, codes_to_onehot
 from motiflens.errors import ConfigError, DatasetError, FormatError
+from motiflens.motifs import ALPHABET  # noqa: F401  (importable from here as before)
 
 log = logging.getLogger(__name__)
 
-ALPHABET = "ACGT"
 SPLITS = ("train", "valid", "test")
-
-# Byte -> code: 0..3 for A, C, G, T (either case), 4 for N/n, 255 for anything else (invalid).
-_CODES = np.full(256, 255, dtype=np.uint8)
-for _i, _base in enumerate(ALPHABET + "N"):
-    _CODES[ord(_base)] = _i
-    _CODES[ord(_base.lower())] = _i
-# Code -> one-hot column (code 4 = N -> zeros).
-_ONEHOT = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])
 
 
 def sequence_codes(seq: str | bytes, *, where: str | os.PathLike = "<sequence>",
@@ -61,8 +54,8 @@ def sequence_codes(seq: str | bytes, *, where: str | os.PathLike = "<sequence>",
         When a character is not one of ACGTN (case-insensitive).
     """
     raw = seq.encode("latin-1", errors="replace") if isinstance(seq, str) else bytes(seq)
-    codes = _CODES[np.frombuffer(raw, dtype=np.uint8)]
-    bad = np.flatnonzero(codes == 255)
+    codes = byte_codes(raw)
+    bad = np.flatnonzero(codes == INVALID)
     if bad.size:
         pos = int(bad[0])
         char = raw[pos:pos + 1].decode("latin-1")
@@ -73,23 +66,6 @@ def sequence_codes(seq: str | bytes, *, where: str | os.PathLike = "<sequence>",
             line=line,
         )
     return codes
-
-
-def codes_to_onehot(codes: np.ndarray) -> np.ndarray:
-    """Turn codes 0..4 into one-hot.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray
-        (N, L) or (L,) uint8 codes from :func:`sequence_codes` (4 = N).
-
-    Returns
-    -------
-    numpy.ndarray
-        (N, 4, L) or (4, L) uint8 one-hot; N positions are all-zero columns.
-    """
-    onehot = _ONEHOT[codes]  # (..., L, 4)
-    return np.ascontiguousarray(np.moveaxis(onehot, -1, -2))
 
 
 def reverse_complement_onehot(X: np.ndarray) -> np.ndarray:

@@ -55,8 +55,10 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from motiflens.data.encoding import codes_to_onehot
 from motiflens.data.fasta import dinucleotide_shuffle_codes
 from motiflens.errors import ConfigError
+from motiflens.interpret.batching import eval_mode, model_device
 from motiflens.models import SamePadMaxPool1d, _Exp
 
 __all__ = ["METHODS", "GRADIENT_METHODS", "REFERENCE_KINDS", "attribute", "correct_gradients",
@@ -69,7 +71,6 @@ REFERENCE_KINDS = ("zeros", "uniform", "shuffle", "random")
 DEFAULT_BASELINE = {"integrated_gradients": "zeros", "deeplift": "uniform", "deepshap": "shuffle"}
 #: Relative tolerance of the summation-to-delta check of DeepLIFT / DeepSHAP.
 DELTA_RTOL = 1e-3
-_ONE_HOT = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), np.float32)])  # code 4 = N
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def reference_sequences(X: np.ndarray, kind: str = "shuffle", n_references: int 
         for k in range(n_references):
             drawn = (dinucleotide_shuffle_codes(codes[i], rng) if kind == "shuffle"
                      else rng.integers(0, 4, length))
-            out[i, k] = _ONE_HOT[drawn].T
+            out[i, k] = codes_to_onehot(drawn)
     return out
 
 
@@ -180,8 +181,8 @@ def attribute(model: nn.Module, X: np.ndarray | torch.Tensor, method: str,
         baseline = _check_baseline(method, DEFAULT_BASELINE[method] if baseline is None
                                    else baseline, X.shape)
     ctx = _Context(model, baseline, n_steps, n_references if method == "deepshap" else 1,
-                   batch_size, correct_gradient, seed, _device(model))
-    with _eval_mode(model), warnings.catch_warnings():
+                   batch_size, correct_gradient, seed, model_device(model))
+    with eval_mode(model), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
         targets = _targets(model, X, target, ctx.device)
         with tqdm(total=X.shape[0], desc=method, unit="seq", disable=not progress) as bar:
@@ -392,23 +393,6 @@ def _targets(model: nn.Module, X: np.ndarray, target: int | None, device: torch.
         raise ConfigError(f"target: expected a class index in 0..{n_classes - 1} or None, "
                           f"got {target!r}")
     return [int(target)]
-
-
-def _device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode inside the block; every submodule's own mode restored after."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, mode in modes:
-            module.training = mode
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 matters to the predictions.
 
 A filter is *silenced* by replacing its activation map, the output of the activation module
-that :func:`motiflens.interpret.filters.resolve_layer` picks for the layer (the first
+that :func:`motiflens.interpret.tracing.resolve_layer` picks for the layer (the first
 nonlinearity after the conv, before pooling), with a constant: ``mode="mean"`` (default) its
 mean activation over all sequences and positions of ``X`` (removes the information, keeps the
 average contribution to the layers above), or ``mode="zero"`` (for ReLU "never fires"; also
@@ -36,15 +36,8 @@ from scipy.stats import rankdata
 from torch import nn
 
 from motiflens.errors import ConfigError
-from motiflens.interpret.filters import (
-    LayerRef,
-    LayerSelection,
-    _as_tensor,
-    _device,
-    _eval_mode,
-    resolve_layer,
-    trace_calls,
-)
+from motiflens.interpret.batching import as_tensor, eval_mode, model_device
+from motiflens.interpret.tracing import LayerRef, LayerSelection, resolve_layer, trace_calls
 from motiflens.interpret.scoring import FilterScore, read_filter_table
 
 __all__ = [
@@ -250,11 +243,11 @@ class _Runner:
         self.model, self.X, self.batch_size = model, X, batch_size
         self.hook = _Hook(sel)
         self.starts = range(0, int(X.shape[0]), batch_size)
-        self.device = _device(model)
+        self.device = model_device(model)
         self.batched: bool | None = None
 
     def batch(self, start: int) -> torch.Tensor:
-        return _as_tensor(self.X[start:start + self.batch_size]).to(self.device)
+        return as_tensor(self.X[start:start + self.batch_size]).to(self.device)
 
     def run(self, x: torch.Tensor, masks: torch.Tensor | None, expand: bool) -> torch.Tensor:
         """Logits (K * B, C) of the K variants in ``masks`` (K = 1 without) on ``x`` (B, C, L)."""
@@ -387,7 +380,7 @@ def filter_importance(model: nn.Module, X: Any, y: Any, layer: LayerRef = 1, *,
     y : (N, C) or (N,) array-like
         Binary labels.
     layer : int, str or nn.Module
-        See :func:`motiflens.interpret.filters.resolve_layer` (1 = the first Conv1d).
+        See :func:`motiflens.interpret.tracing.resolve_layer` (1 = the first Conv1d).
     mode : {"mean", "zero"}
         Fill value of a silenced map (module docstring).
     groups : mapping name -> filter indices, or list of index collections, optional
@@ -413,12 +406,12 @@ def filter_importance(model: nn.Module, X: Any, y: Any, layer: LayerRef = 1, *,
         raise ConfigError(f"mode: expected 'mean' or 'zero', got {mode!r}")
     _check_sizes(batch_size=batch_size, max_rows=max_rows, max_stored=max_stored)
     n, labels = _check_data(X, y)
-    sel = resolve_layer(model, layer, activation, trace=trace_calls(model, _as_tensor(X[0:2])))
+    sel = resolve_layer(model, layer, activation, trace=trace_calls(model, as_tensor(X[0:2])))
     runner = _Runner(model, X, sel, batch_size)
     hook = runner.hook
     handle = sel.activation.register_forward_hook(hook)
     try:
-        with torch.no_grad(), _eval_mode(model):
+        with torch.no_grad(), eval_mode(model):
             base = runner.baseline()
             names = [str(v) for v in
                      (range(base.shape[1]) if label_names is None else label_names)]

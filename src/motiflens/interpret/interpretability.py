@@ -42,7 +42,8 @@ from torch import nn
 from motiflens import jaspar
 from motiflens.data.dataset import SPLITS, load_dataset
 from motiflens.errors import ConfigError
-from motiflens.interpret.attribution import METHODS, _device, _eval_mode, attribute
+from motiflens.interpret.attribution import METHODS, attribute
+from motiflens.interpret.batching import eval_mode, model_device
 from motiflens.motifs import information_content
 
 __all__ = ["DEFAULT_METHODS", "THRESHOLDS", "interpretability_scores", "motif_information",
@@ -277,8 +278,8 @@ def _check_arguments(methods: Sequence[str], n_sequences: int, split: str) -> No
 
 
 def _check_classes(model: nn.Module, X: np.ndarray, n_classes: int) -> None:
-    with _eval_mode(model), torch.no_grad():
-        found = model(torch.as_tensor(X[:1], device=_device(model))).shape[-1]
+    with eval_mode(model), torch.no_grad():
+        found = model(torch.as_tensor(X[:1], device=model_device(model))).shape[-1]
     if found != n_classes:
         raise ConfigError(f"model: expected {n_classes} outputs (the dataset's classes), "
                           f"got {found}")

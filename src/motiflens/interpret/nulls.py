@@ -30,7 +30,9 @@ import torch
 from torch import nn
 
 from motiflens.errors import ConfigError
-from motiflens.interpret.filters import FilterMotifs, LayerRef, _device, filters_to_motifs
+from motiflens.interpret.batching import model_device
+from motiflens.interpret.filters import FilterMotifs, filters_to_motifs
+from motiflens.interpret.tracing import LayerRef
 from motiflens.interpret.scoring import score_filters, summarize
 from motiflens.interpret.tomtom import TomtomConfig, run_tomtom
 from motiflens.models import ModelSpec, build_model
@@ -245,7 +247,7 @@ def null_match_rates(model: nn.Module | None, X: Any, database: Sequence[Motif],
         raise ConfigError("null_match_rates: the shuffled null and include_trained need the "
                           "trained model")
     make = _factory(model, spec, factory) if "untrained" in nulls else None
-    device = _device(model) if model is not None else torch.device("cpu")
+    device = model_device(model) if model is not None else torch.device("cpu")
 
     def counts(fm: FilterMotifs) -> dict[str, int]:
         return match_counts(fm, database, ground_truth_ids, trim=trim,

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from motiflens._io import atomic_open, write_json
+from motiflens._io import write_json
 from motiflens.errors import ConfigError, FormatError
 from motiflens.motifs import Motif, information_content
+from motiflens.tables import parse_bool, parse_float, parse_int, write_tsv
 
 __all__ = [
     "FilterScore",
@@ -300,44 +300,40 @@ def summarize(scores: Sequence[FilterScore], tfs: Sequence[str] | None = None) -
 _COLUMNS = [f.name for f in dataclasses.fields(FilterScore)]
 
 
-def _format(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return "NA" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
-
-
 def write_filter_table(scores: Sequence[FilterScore], path: str | os.PathLike) -> None:
     """Write one TSV row per filter (columns = :class:`FilterScore` fields), atomically.
 
-    Booleans are ``true``/``false``, missing numbers ``NA``, missing strings empty.
+    Cells follow :mod:`motiflens.tables`: booleans ``true``/``false``, missing values (NaN
+    statistics of a filter without a hit, no ``n_sites``) empty, floats to 6 significant digits.
     """
-    with atomic_open(path, "w", newline="") as handle:
-        handle.write("\t".join(_COLUMNS) + "\n")
-        for score in scores:
-            handle.write("\t".join(_format(getattr(score, c)) for c in _COLUMNS) + "\n")
+    write_tsv(path, [dataclasses.asdict(score) for score in scores], _COLUMNS)
 
 
 def _parse(name: str, text: str, types: Mapping[str, Any]) -> Any:
     kind = types[name]
     if kind is bool:
-        if text not in ("true", "false"):
+        value = parse_bool(text)
+        if value is None:
             raise ValueError(f"expected true or false, got {text!r}")
-        return text == "true"
+        return value
     if kind is float:
-        return _NAN if text == "NA" else float(text)
+        return parse_float(text)
     if kind is int:
         return int(text)
     if kind == "int | None":
-        return int(text) if text else None
+        return parse_int(text)
     return text
 
 
 def read_filter_table(path: str | os.PathLike) -> list[FilterScore]:
     """Read a table written by :func:`write_filter_table`.
+
+    Tables written before the :mod:`motiflens.tables` convention read too (missing statistics
+    spelled ``NA``; booleans ``yes``/``no``).
+
+    Returns
+    -------
+    list of FilterScore, in file order.
 
     Raises
     ------

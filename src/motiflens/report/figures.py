@@ -24,7 +24,7 @@ from motiflens.errors import FormatError
 from motiflens.jaspar import ground_truth_motifs
 from motiflens.motifs import Motif, read_meme
 from motiflens.interpret.logos import plot_logo, save_figure
-from motiflens.tables import read_tsv
+from motiflens.tables import is_true, read_tsv
 
 #: First-layer pool sizes of the CNN-<pool> rows of Table 1.
 POOL_ROWS = {"CNN-1": 1, "CNN-2": 2, "CNN-4": 4, "CNN-10": 10, "CNN-25": 25, "CNN-50": 50,
@@ -38,10 +38,6 @@ class LayerLogos:
     title: str
     ppms: list[np.ndarray | None]
     labels: list[str]
-
-
-def _truthy(text: str) -> bool:
-    return str(text).strip().lower() in ("true", "yes", "1")
 
 
 def read_layer_logos(layer_dir: str | Path, title: str) -> LayerLogos:
@@ -64,10 +60,10 @@ def read_layer_logos(layer_dir: str | Path, title: str) -> LayerLogos:
     labels: list[str] = []
     for row in read_tsv(layer_dir / "filters.tsv"):
         motif = motifs.get(str(row["id"]))
-        ppms.append(motif.ppm if motif is not None and _truthy(row["alive"]) else None)
-        if _truthy(row.get("matches_ground_truth", "")):
+        ppms.append(motif.ppm if motif is not None and is_true(row["alive"]) else None)
+        if is_true(row.get("matches_ground_truth")):
             labels.append(str(row["ground_truth_tf"]))
-        elif _truthy(row.get("matches_database", "")):
+        elif is_true(row.get("matches_database")):
             labels.append(str(row["best_target_name"] or row["best_target"]))
         else:
             labels.append("")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from motiflens import _io
-from motiflens.tables import read_tsv
+from motiflens.tables import is_true, parse_float, read_tsv
 
 #: Tomtom E-value threshold of a significant match (the paper's ``-evalue -thresh 0.1``).
 SIGNIFICANT_E = 0.1
@@ -203,7 +203,8 @@ def significant_matches(layer_dir: Path, threshold: float = SIGNIFICANT_E) -> li
             if row.get("best_target") and row.get("best_target_name"):
                 names[row["best_target"]] = row["best_target_name"]
         for row in rows:
-            significant = row.get("matches_database") == "true" or row.get("matches_ground_truth") == "true"
+            significant = (is_true(row.get("matches_database"))
+                           or is_true(row.get("matches_ground_truth")))
             if not significant:
                 continue
             fid = row.get("id", "")
@@ -217,7 +218,7 @@ def significant_matches(layer_dir: Path, threshold: float = SIGNIFICANT_E) -> li
                 "q-value": row.get("best_qvalue", ""),
                 "ground truth": (f"{row.get('ground_truth_tf', '')} ({row.get('ground_truth_target', '')}, "
                                  f"q = {row.get('ground_truth_qvalue', '')})"
-                                 if row.get("matches_ground_truth") == "true" else ""),
+                                 if is_true(row.get("matches_ground_truth")) else ""),
                 "IC (bits)": row.get("information_content", ""),
                 "other hits": _other_hits(others, names),
             })
@@ -358,9 +359,9 @@ def _analyses_html(root: Path) -> str:
     for r in read_tsv(path):
         row = {"model": r["model_id"], "layer": r["layer"], "n": r["n_trials"]}
         for key, title in COLUMNS.items():
-            mean, sd = r.get(f"{key}_mean"), r.get(f"{key}_sd")
-            if mean not in (None, ""):
-                row[title] = fmt_mean_sd(float(mean), float(sd) if sd not in (None, "") else None, 3)
+            mean, sd = parse_float(r.get(f"{key}_mean")), parse_float(r.get(f"{key}_sd"))
+            if not math.isnan(mean):
+                row[title] = fmt_mean_sd(mean, None if math.isnan(sd) else sd, 3)
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     return _table(rows, columns, numeric=columns[2:], css_class="analyses")
