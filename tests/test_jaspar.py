@@ -17,7 +17,7 @@ SHARED_MEME = (
     / "jaspar2016_vertebrates.meme"
 )
 
-# SPEC §1 table: TF -> (matrix, width), class order.
+# docs/PAPER.md §1 table: TF -> (matrix, width), class order.
 SPEC_GROUND_TRUTH = {
     "Arid3a": ("MA0151.1", 6), "CEBPB": ("MA0466.2", 10), "FOSL1": ("MA0477.1", 11),
     "Gabpa": ("MA0062.2", 11), "MAFK": ("MA0496.1", 15), "MAX": ("MA0058.3", 10),

@@ -1,4 +1,4 @@
-"""Architectures: parameter counts of SPEC §2, TF-SAME pooling, shapes, specs, errors."""
+"""Architectures: parameter counts of docs/PAPER.md §2, TF-SAME pooling, shapes, specs, errors."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _cnn25_filters(filters: int, length: int) -> int:
             + flat * 512 + 1024 + 512 * 12 + 12)
 
 
-# SPEC §2 table: (params at 200 nt, params at 1000 nt).
+# docs/PAPER.md §2 table: (params at 200 nt, params at 1000 nt).
 EXPECTED = {
     **{f"CNN-{p}": (160_048, 684_336) for p in (1, 2, 4, 10, 25, 50, 100)},
     "CNN9-4": (158_848, 683_136),

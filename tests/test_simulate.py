@@ -1,4 +1,4 @@
-"""The synthetic data generator (SPEC §1): determinism, layout rules, sampling, HDF5 round trip."""
+"""The synthetic data generator (docs/PAPER.md §1): determinism, layout rules, sampling, HDF5 round trip."""
 
 from __future__ import annotations
 

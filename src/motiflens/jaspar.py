@@ -1,5 +1,5 @@
 """JASPAR motifs, offline: the paper's 12 ground-truth motifs, whole JASPAR collections and the
-ground-truth ID lists used to score filters (SPEC §1 and §5).
+ground-truth ID lists used to score filters (docs/PAPER.md §1 and §5).
 
 Matrices come from the SQLite databases bundled with ``pyjaspar`` (JASPAR2014 ... JASPAR2026);
 nothing here touches the network. PPM = counts / column sum, no pseudocount. Query results are
@@ -43,7 +43,7 @@ PAPER_TFS: list[str] = [
     "MEF2A", "NFYB", "SP1", "SRF", "STAT1", "YY1",
 ]
 
-#: TF -> the JASPAR matrix embedded in the synthetic data (SPEC §1), in class order.
+#: TF -> the JASPAR matrix embedded in the synthetic data (docs/PAPER.md §1), in class order.
 GROUND_TRUTH_MATRICES: dict[str, str] = {
     "Arid3a": "MA0151.1", "CEBPB": "MA0466.2", "FOSL1": "MA0477.1", "Gabpa": "MA0062.2",
     "MAFK": "MA0496.1", "MAX": "MA0058.3", "MEF2A": "MA0052.3", "NFYB": "MA0502.1",
@@ -222,7 +222,7 @@ def paper_database(release: str = PAPER_RELEASE) -> list[Motif]:
 
 
 def ground_truth_motifs(release: str = PAPER_RELEASE) -> list[Motif]:
-    """The 12 motifs embedded in the synthetic data (SPEC §1), in class order.
+    """The 12 motifs embedded in the synthetic data (docs/PAPER.md §1), in class order.
 
     Parameters
     ----------
@@ -280,7 +280,7 @@ def ground_truth_id_lists() -> list[str]:
 
 
 def ground_truth_ids(list_name: str = "paper") -> dict[str, list[str]]:
-    """TF -> JASPAR IDs counted as that TF's ground truth (SPEC §5).
+    """TF -> JASPAR IDs counted as that TF's ground truth (docs/PAPER.md §5).
 
     Parameters
     ----------

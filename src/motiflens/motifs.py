@@ -125,7 +125,7 @@ def consensus(ppm: np.ndarray) -> str:
 
 
 def trim_ppm(ppm: np.ndarray, ic_threshold: float = 0.5, pad: int = 3) -> tuple[int, int]:
-    """Column range to keep when trimming a PPM before comparison (SPEC §4, authors' code).
+    """Column range to keep when trimming a PPM before comparison (docs/PAPER.md §4, authors' code).
 
     Keeps the columns from the first to the last one whose information content exceeds
     ``ic_threshold`` bits, plus ``pad`` columns on each side, clipped to the motif. If no

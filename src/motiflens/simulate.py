@@ -1,4 +1,4 @@
-"""The synthetic benchmark of Koo & Eddy (2019), seeded and deterministic (SPEC §1).
+"""The synthetic benchmark of Koo & Eddy (2019), seeded and deterministic (docs/PAPER.md §1).
 
 Per sequence: draw the number of motifs k from ``count_probs``; draw k motifs uniformly with
 replacement from the pool of 2C matrices (every PPM and its reverse complement); place them left

@@ -1,4 +1,4 @@
-"""The DeepSEA training bundle -> a motiflens dataset (SPEC §6), streamed in chunks.
+"""The DeepSEA training bundle -> a motiflens dataset (docs/PAPER.md §6), streamed in chunks.
 
 The bundle ``deepsea_train/`` holds
 
@@ -37,7 +37,7 @@ from motiflens.errors import ConfigError, DatasetError, FormatError
 
 log = logging.getLogger(__name__)
 
-#: The 12 K562 label columns of SPEC §6 (0-based), in the paper's class order.
+#: The 12 K562 label columns of docs/PAPER.md §6 (0-based), in the paper's class order.
 PAPER_COLUMNS: tuple[int, ...] = (592, 602, 344, 345, 635, 636, 349, 642, 359, 361, 661, 369)
 #: Names of :data:`PAPER_COLUMNS` (STAT1 is the IFNa30-treated K562 experiment).
 PAPER_LABEL_NAMES: tuple[str, ...] = ("Arid3a", "CEBPB", "FOSL1", "Gabpa", "MAFK", "MAX",
@@ -74,7 +74,7 @@ class DeepSEAConfig:
         Rows read per chunk (train.mat reads are rounded to its HDF5 chunking).
         Memory is about ``chunk_rows * 4 * L`` bytes times ~3.
     channel_order : str
-        The bundle's one-hot row order (A, G, C, T per SPEC §6).
+        The bundle's one-hot row order (A, G, C, T per docs/PAPER.md §6).
     """
 
     bundle_dir: str
@@ -588,7 +588,7 @@ def build_deepsea(bundle_dir: str | os.PathLike, out: str | os.PathLike,
     out : path-like
         Output HDF5 (written atomically; the layout of :mod:`motiflens.data.dataset`).
     label_columns : sequence of int
-        0-based DeepSEA columns, default the 12 K562 columns of SPEC §6.
+        0-based DeepSEA columns, default the 12 K562 columns of docs/PAPER.md §6.
     label_names : sequence of str, optional
         Names of ``label_columns``; required unless the columns are :data:`PAPER_COLUMNS`.
     chunk_rows : int

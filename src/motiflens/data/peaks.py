@@ -1,4 +1,4 @@
-"""Genome + peak files -> a motiflens dataset, the DeepSEA way (SPEC §6).
+"""Genome + peak files -> a motiflens dataset, the DeepSEA way (docs/PAPER.md §6).
 
 The genome is cut into ``bin_size`` (200 nt) bins. A bin is labelled 1 for a peak set when more
 than ``min_overlap`` (half) of it is covered by that set's peaks (merged first, so overlapping

@@ -1,4 +1,4 @@
-"""From convolutional filters to motifs (SPEC §4, the paper's "Visualizing first layer filters").
+"""From convolutional filters to motifs (docs/PAPER.md §4, the paper's "Visualizing first layer filters").
 
 Works on any PyTorch ``nn.Module`` that takes ``(N, C, L)`` input, not only motiflens models.
 Which module is "layer N", which activation is read for it and the window of each activation

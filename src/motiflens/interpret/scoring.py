@@ -1,4 +1,4 @@
-"""Score filter motifs against a motif database and ground-truth motif lists (SPEC §5).
+"""Score filter motifs against a motif database and ground-truth motif lists (docs/PAPER.md §5).
 
 Per filter (:class:`FilterScore`): the best database hit (lowest E-value, ties broken by the
 p-value), the ground-truth hit (among hits with ``E <= evalue_threshold`` whose target ID is in

@@ -10,7 +10,7 @@ output length is ``ceil(L / stride)`` and the input is padded with ``-inf`` by
 ``total = max((out - 1) * stride + size - L, 0)`` positions, ``total // 2`` on the left and the
 rest on the right, so a window never sees a padded value as a maximum.
 
-Conventions chosen here (see SPEC §2-§3):
+Conventions chosen here (see docs/PAPER.md §2-§3):
 
 - He initialisation (default, the paper's text) is ``torch.nn.init.kaiming_normal_`` with
   ``fan_in`` and the ReLU gain, i.e. an untruncated normal with std ``sqrt(2 / fan_in)`` as in

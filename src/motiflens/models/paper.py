@@ -1,4 +1,4 @@
-"""The paper's architectures by name (Koo & Eddy 2019, SPEC §2): :data:`MODEL_NAMES`,
+"""The paper's architectures by name (Koo & Eddy 2019, docs/PAPER.md §2): :data:`MODEL_NAMES`,
 :data:`MODEL_DESCRIPTIONS` and :func:`model_spec`, which also takes a spec string.
 """
 
@@ -47,7 +47,7 @@ def _paper_table() -> dict[str, dict[str, Any]]:
 
 _PAPER = _paper_table()
 
-#: Names accepted by ``model_spec`` (case-insensitive), in the order of SPEC §2.
+#: Names accepted by ``model_spec`` (case-insensitive), in the order of docs/PAPER.md §2.
 MODEL_NAMES: list[str] = list(_PAPER)
 
 #: One-line description per name, for ``motiflens models``.

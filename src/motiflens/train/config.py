@@ -1,6 +1,6 @@
 """How to train: ``TrainConfig``, the two protocols, the device and the training arithmetic.
 
-Two protocols (SPEC §3):
+Two protocols (docs/PAPER.md §3):
 
 - ``"paper"`` (default, the paper's text): Adam, constant lr 3e-4, betas (0.9, 0.999),
   eps 1e-8, He-normal init, batch norm as in ``ModelSpec`` (eps 1e-3, momentum 0.1).
