@@ -112,3 +112,19 @@ def test_history_seconds_count_every_session(tmp_path):
         "epoch\ttrain_loss\tseconds\n1\t0.5\t10.5\n2\t0.4\t11.0\n3\t0.3\t9.5\n")
     assert _history_seconds(tmp_path) == pytest.approx(31.0)
     assert _history_seconds(tmp_path / "missing") == 0.0
+
+
+def test_resuming_says_what_it_resumes(tmp_path, capsys):
+    from motiflens.data.dataset import load_dataset
+    from motiflens.models import model_spec
+    from motiflens.simulate import SimulationConfig, simulate_to_hdf5
+    from motiflens.train import TrainConfig, train
+
+    data = load_dataset(simulate_to_hdf5(SimulationConfig(n_sequences=300, seed=4), tmp_path / "d.h5"))
+    spec = model_spec("4x19p25-6x5p4-d16", n_outputs=12)
+    run = tmp_path / "run"
+    train(spec, data, TrainConfig.for_protocol("paper", seed=0, max_epochs=1, batch_size=50), run)
+    capsys.readouterr()
+    train(spec, data, TrainConfig.for_protocol("paper", seed=0, max_epochs=2, batch_size=50), run)
+    err = capsys.readouterr().err
+    assert "resuming" in err and "after epoch 1" in err

@@ -102,6 +102,10 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
             if scaler is not None and saved.get("scaler"):
                 scaler.load_state_dict(saved["scaler"])
             state = progress_from(saved)
+            if progress:
+                print(f"resuming {out} after epoch {state['epoch']} (best epoch "
+                      f"{state.get('best_epoch')}); same settings, same numbers as uninterrupted",
+                      file=sys.stderr)
         run.write_config(dataset, device, n_params)
 
         batches = Batches(dataset.train.X, dataset.train.Y, config.batch_size,
