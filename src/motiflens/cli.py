@@ -113,7 +113,7 @@ def cmd_interpret(args: argparse.Namespace) -> None:
     summaries = interpret_run(
         args.run_dir, layers=tuple(args.layer), mode=args.mode, db=args.db,
         gt_list=args.gt_list, data=args.data, threshold=args.threshold,
-        trim=not args.no_trim, n_sequences=args.n_sequences,
+        trim=not args.no_trim, n_sequences=args.n_sequences, progress=True,
     )
     for layer, summary in summaries.items():
         truth = ("no ground truth for this dataset's labels" if summary["frac_match_gt"] is None

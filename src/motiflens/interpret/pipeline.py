@@ -122,14 +122,39 @@ def _trimmed(motifs: list, trim: bool) -> list:
     return [trim_motif(m) for m in motifs] if trim else list(motifs)
 
 
+class _Stages:
+    """Prints ``[prefix] stage`` lines with the time the previous stage took (stderr)."""
+
+    def __init__(self, prefix: str, enabled: bool) -> None:
+        import time
+
+        self.prefix, self.enabled, self.clock = prefix, enabled, time.perf_counter
+        self.last: tuple[str, float] | None = None
+
+    def __call__(self, stage: str) -> None:
+        if not self.enabled:
+            return
+        import sys
+
+        now = self.clock()
+        if self.last is not None:
+            print(f"  ({self.last[0]}: {now - self.last[1]:.1f} s)", file=sys.stderr, flush=True)
+        if stage != "done":
+            print(f"[{self.prefix}] {stage} ...", file=sys.stderr, flush=True)
+        self.last = (stage, now)
+
+
 def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConfig,
                     database: list, gt_ids: dict[str, list[str]], out_dir: Path,
                     reference_motifs: Sequence = (), title: str = "",
-                    logos: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                    logos: bool = True, extra: dict[str, Any] | None = None,
+                    progress: bool = False) -> dict[str, Any]:
     """Interpret one convolutional layer of ``model`` on sequences ``X: (N, 4, L)``.
 
-    Writes the files listed in the module docstring into ``out_dir`` and returns the summary.
+    Writes the files listed in the module docstring into ``out_dir`` and returns the summary;
+    ``progress`` prints each stage and its time on stderr.
     """
+    step = _Stages(f"layer {layer}", progress)
     from motiflens.interpret.filters import filters_to_motifs
     from motiflens.interpret.scoring import score_filters, summarize, write_filter_table
     from motiflens.interpret.tomtom import TomtomConfig, run_tomtom, write_tomtom_tsv
@@ -137,12 +162,14 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
     from motiflens.interpret.logos import plot_filter_logos
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    step(f"filters -> PPMs on {X.shape[0]} sequences ({config.mode} alignment)")
     fm = filters_to_motifs(model, X, layer=layer, mode=config.mode, threshold=config.threshold)
     alive = fm.alive_motifs()
     write_meme(alive, out_dir / "filters.meme")
     tt_config = TomtomConfig(distance=config.distance, thresh=config.evalue_threshold)
     queries = _trimmed(alive, config.trim)
     write_meme(queries, out_dir / "queries.meme")  # exactly what Tomtom compared
+    step(f"Tomtom: {len(queries)} live filters x {len(database)} motifs")
     result = run_tomtom(queries, database, tt_config) if alive else None
     hits = result.hits if result is not None else []
     write_tomtom_tsv(hits, out_dir / "tomtom.tsv")
@@ -167,9 +194,11 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
         **(extra or {}),
     })
     if logos:
+        step(f"logos of {len(fm.motifs)} filters")
         plot_filter_logos(fm, labels=scores, reference_motifs=list(reference_motifs) or None,
                           path_png=out_dir / "logos.png", path_pdf=out_dir / "logos.pdf",
                           title=title or f"layer {layer}")
+    step("done")
     _io.write_json(out_dir / "summary.json", {
         "summary": summary, "interpret_config": config, "provenance": _io.provenance(),
     })
@@ -180,7 +209,8 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
                   db: str = "JASPAR2016", gt_list: str = "paper", data: str | None = None,
                   threshold: float | None = None, trim: bool = True,
                   n_sequences: int | None = None, distance: str = "ed",
-                  out_dir: str | Path | None = None, logos: bool = True) -> dict[int, dict]:
+                  out_dir: str | Path | None = None, logos: bool = True,
+                  progress: bool = False) -> dict[int, dict]:
     """Interpret the best checkpoint of a training run directory.
 
     Parameters
@@ -195,6 +225,8 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         Where the ``layer{N}/`` folders go (default ``run_dir/interpret``).
     logos : bool
         Draw ``logos.png`` / ``logos.pdf`` (the slowest step; off for quick re-interpretation).
+    progress : bool
+        Print each stage of each layer and its time on stderr.
 
     Returns
     -------
@@ -226,6 +258,6 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         summaries[layer] = interpret_layer(
             model, X, layer, config, database, gt_ids, root / f"layer{layer}",
             reference_motifs=references, title=f"{spec.name} layer {layer}", logos=logos,
-            extra={"training_unfinished": unfinished_reason(run_dir)},
+            extra={"training_unfinished": unfinished_reason(run_dir)}, progress=progress,
         )
     return summaries
