@@ -1,7 +1,8 @@
-"""Tests of the in-process Tomtom (motiflens.interpret.tomtom).
+"""Tests of the in-process Tomtom (motiflens.interpret.tomtom and its tomtom_* modules).
 
-The acceptance test compares with real MEME Tomtom outputs in ``shared/reference/tomtom``
-(next to the repository); it is skipped when that folder is absent.
+The acceptance test compares with real MEME Tomtom 4.12.0 tables kept in
+``tests/data/tomtom_reference`` (docs/TOMTOM.md, "Agreement with MEME Tomtom"): every row as
+printed -- p, E, q, offset, overlap, orientation, consensus strings -- and the row order.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import numpy as np
 import pytest
 
 from motiflens.errors import ConfigError, FormatError
-from motiflens.interpret import tomtom as tt
+from motiflens.interpret import tomtom_algorithm as alg
+from motiflens.interpret import tomtom_null as null
+from motiflens.interpret import tomtom_reference as reference
 from motiflens.interpret.tomtom import (
     TSV_COLUMNS,
+    format_agreement,
     TomtomConfig,
     TomtomHit,
     read_tomtom_tsv,
@@ -22,9 +26,11 @@ from motiflens.interpret.tomtom import (
     tomtom,
     write_tomtom_tsv,
 )
-from motiflens.motifs import Motif
+from motiflens.interpret.tomtom_io import format_value
+from motiflens.interpret.tomtom_qvalues import TomtomRandom
+from motiflens.motifs import Motif, read_meme
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "tomtom"
+REFERENCE = Path(__file__).resolve().parent / "data" / "tomtom_reference"
 
 
 def _random_motifs(n: int, width: int | tuple[int, int], seed: int, prefix: str) -> list[Motif]:
@@ -172,49 +178,134 @@ def test_config_errors(database):
 # --------------------------------------------------------------------------------------------
 # Internals against naive implementations
 # --------------------------------------------------------------------------------------------
-def test_range_tails_equal_naive_convolution():
-    rng = np.random.default_rng(0)
+def _column_pmfs_with_varied_supports(nq: int, ql: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    f = np.zeros((nq, ql, alg.BINS + 1))
+    for j in range(nq):
+        for i in range(ql):  # supports of different widths and offsets, one with a single value
+            lo, w = int(rng.integers(0, 60)), int(rng.integers(1, 41)) if i else 1
+            f[j, i, lo : lo + w] = rng.dirichlet(np.ones(w))
+    return f
+
+
+@pytest.mark.parametrize("max_len", [6, 3])
+def test_range_tails_equal_naive_convolution(max_len):
+    """Every range up to max_len columns, against np.convolve of the column pmfs."""
     ql = 6
-    f = np.zeros((ql, tt.BINS + 1))
-    for i in range(ql):  # supports of different widths and offsets, one with a single value
-        lo, w = int(rng.integers(0, 60)), int(rng.integers(1, 41)) if i else 1
-        f[i, lo : lo + w] = rng.dirichlet(np.ones(w))
-    tails = tt._range_tails(f)
-    for k in range(1, ql + 1):
-        for s in range(ql - k + 1):
-            pmf = f[s]
-            for i in range(s + 1, s + k):
-                pmf = np.convolve(pmf, f[i])
-            want = np.cumsum(pmf[::-1])[::-1]
-            y = np.arange(-3, tt.BINS * k + 5)
-            got = tails.lookup(np.full(y.size, k), np.full(y.size, s), y)
-            inside = want[np.clip(y, 0, tt.BINS * k)]
-            expect = np.where(y < 0, want[0], np.where(y <= tt.BINS * k, inside, 0))
-            np.testing.assert_allclose(got, np.minimum(expect, 1.0), rtol=1e-12, atol=0)
+    f = _column_pmfs_with_varied_supports(2, ql, seed=0)
+    tails = null.range_tails(f, max_len)
+    for j in range(2):
+        for k in range(1, max_len + 1):
+            for s in range(ql - k + 1):
+                pmf = f[j, s]
+                for i in range(s + 1, s + k):
+                    pmf = np.convolve(pmf, f[j, i])
+                want = np.cumsum(pmf[::-1])[::-1]
+                y = np.arange(-3, alg.BINS * k + 5)
+                got = tails.lookup(np.full(y.size, k), np.full(y.size, s),
+                                   np.broadcast_to(y, (2, 1, y.size)).copy())[j, 0]
+                inside = want[np.clip(y, 0, alg.BINS * k)]
+                expect = np.where(y < 0, want[0], np.where(y <= alg.BINS * k, inside, 0))
+                np.testing.assert_allclose(got, np.minimum(expect, 1.0), rtol=1e-12, atol=0)
 
 
-def test_order_statistics_exact_including_fallback():
+@pytest.mark.parametrize("block", [1, 5, 24, 200])
+def test_range_tails_do_not_depend_on_block_or_group_size(monkeypatch, block):
+    f = _column_pmfs_with_varied_supports(1, 9, seed=4)
+    ref = null.range_tails(f, 7)
+    monkeypatch.setattr(null, "CONV_BLOCK", block)
+    monkeypatch.setattr(null, "START_GROUP", 2)
+    got = null.range_tails(f, 7)
+    k = np.repeat(np.arange(1, 8), 30)
+    s = np.random.default_rng(1).integers(0, 10 - k)
+    y = np.random.default_rng(2).integers(-2, 100 * 7 + 3, size=(1, 1, k.size))
+    np.testing.assert_allclose(got.lookup(k, s, y), ref.lookup(k, s, y), rtol=1e-13, atol=0)
+
+
+def test_lower_medians():
     rng = np.random.default_rng(3)
-    for n in (101, 5000, 12108, 12109):
-        for ties in (False, True):
-            s = rng.random((7, n))
-            if ties:
-                s = np.round(s * 10) / 10
-            k1, k2 = max(n // 2 - 1, 0), max((n + 1) // 2 - 1, 0)
-            v1, v2 = tt._order_statistics(s, k1, k2)
-            part = np.partition(s, sorted({k1, k2}), axis=1)
-            np.testing.assert_array_equal(v1, part[:, k1])
-            np.testing.assert_array_equal(v2, part[:, k2])
-    # the strided sample sees only tiny values: bounds miss, the fallback must still be exact
-    s = rng.random((3, 12108)) + 10.0
-    s[:, ::16] = rng.random((3, s[:, ::16].shape[1])) * 1e-3
-    v1, _ = tt._order_statistics(s, 6053, 6053)
-    np.testing.assert_array_equal(v1, np.partition(s, 6053, axis=1)[:, 6053])
+    for n in (1, 2, 7, 12108):
+        s = np.round(rng.random((5, n)) * 10) / 10  # ties included
+        v = np.sort(s, axis=1)
+        want = (v[:, max(n // 2 - 1, 0)] + v[:, max((n + 1) // 2 - 1, 0)]) / 2
+        np.testing.assert_array_equal(alg.lower_medians(s), want)
+        assert np.array_equal(s, np.round(s * 10) / 10)  # input untouched
 
 
-def test_round_half_away_from_zero():
-    x = np.array([0.0, 0.49999999999999994, 0.5, 1.5, 2.5, 2.4999999999999996, 99.5, 100.0])
-    np.testing.assert_array_equal(tt._round_half_away(x.copy()), [0, 0, 1, 2, 3, 2, 100, 100])
+def test_quantise_rounds_half_away_and_the_double_below_half_down():
+    """off = 0, scale = 1, median 0: X is C round() of the raw value, 0.49999999999999994
+    included (floor(x + 0.5) would give 1)."""
+    below_half = np.nextafter(0.5, 0.0)
+    raw = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, below_half, 0.5, 1.5, 2.5, 60.0],
+                    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.4999999999999996, 99.5, 0.0, 3.5]])
+    m = alg.lower_medians(raw)
+    assert list(m) == [0.0, 0.0]
+    X = np.empty(raw.shape, dtype=np.int16)
+    f = np.empty((2, alg.BINS + 1))
+    Z = alg.quantise(raw.copy(), m, raw.min(axis=1) - m, raw.max(axis=1) - m, X, f)
+    assert Z == 0
+    np.testing.assert_array_equal(X, [[0, 0, 0, 0, 0, 0, 1, 2, 3, 60],
+                                      [0, 0, 0, 0, 0, 0, 2, 100, 0, 4]])
+    np.testing.assert_allclose(f.sum(axis=1), [1.0, 1.0], rtol=1e-15)
+    assert f[0, 0] == 6 / 10 and f[1, 0] == 7 / 10 and f[1, 100] == 1 / 10
+
+
+def _naive_tomtom_p(X: np.ndarray, Z: int, cols: list[np.ndarray], min_overlap: int):
+    """Best alignment and p-value of one query against oriented targets, the slow way:
+    every configuration scored by a loop, every range null by np.convolve, and the null of the
+    best score as the pmf of the maximum built one alignment at a time (as Tomtom does)."""
+    ql, T = X.shape
+    f = np.stack([np.bincount(X[i], minlength=alg.BINS + 1) / T for i in range(ql)])
+    out, start = [], 0
+    for tc in cols:
+        w = tc.shape[0]
+        best = None
+        lo, hi = (min(min_overlap, ql, w), ql + w - min(min_overlap, ql, w)) \
+            if min_overlap > 1 else (1, ql + w - 1)
+        for c in range(lo, hi + 1):
+            pairs = [(i, i + c - ql) for i in range(ql) if 0 <= i + c - ql < w]
+            C = sum(int(X[i, start + t]) for i, t in pairs) + (ql - len(pairs)) * Z
+            if best is None or (C, len(pairs)) > (best[0], best[2]):
+                best = (C, c - ql, len(pairs))
+        pmf_max = np.zeros(alg.BINS * ql + 1)
+        pmf_max[0] = 1.0
+        for a in range(ql + w - 1):
+            s = ql - 1 - a if a < ql else 0
+            e = min(ql, s + w) - 1 if a < ql else min(ql, w + ql - 1 - a) - 1
+            pmf = f[s]
+            for i in range(s + 1, e + 1):
+                pmf = np.convolve(pmf, f[i])
+            pmf_c = np.zeros(alg.BINS * ql + 1)  # complete score: shifted by the unaligned Z
+            shift = (ql - (e - s + 1)) * Z
+            pmf_c[shift : shift + pmf.size] = pmf
+            for _ in range(2):  # both strands
+                cdf_m, cdf_c = np.cumsum(pmf_max) - pmf_max, np.cumsum(pmf_c) - pmf_c
+                pmf_max = pmf_max * cdf_c + pmf_c * cdf_m + pmf_max * pmf_c
+        out.append((pmf_max[best[0]:].sum(), best[1], best[2]))
+        start += w
+    return out
+
+
+@pytest.mark.parametrize("ql,widths,min_overlap", [(30, (4, 7, 9), 1), (5, (9, 4, 12), 1),
+                                                    (12, (3, 8, 15), 5)])
+def test_compare_chunk_equals_naive_alignment_and_null(ql, widths, min_overlap):
+    """Queries wider and narrower than the targets (the range nulls stop at the widest
+    target), min-overlap, against the slow reference above."""
+    rng = np.random.default_rng(ql)
+    t_cols = [rng.dirichlet(np.full(4, 0.5), size=w) for w in widths]
+    db, oriented = alg.build_database(t_cols, both_strands=True)
+    queries = [rng.dirichlet(np.full(4, 0.5), size=ql) for _ in range(3)]
+    p, offsets, overlaps = alg.compare_chunk(queries, db, "ed", min_overlap, mult=2)
+    T = db.n_columns
+    for j, q in enumerate(queries):
+        X, f = np.empty((ql, T), dtype=np.int16), np.empty((ql, alg.BINS + 1))
+        Z = alg.scaled_scores(q, db, "ed", X, f, np.empty((ql, T)), np.empty((ql, T)))
+        # X is in width-group order: rebuild the oriented targets in that order
+        order = np.concatenate([g.members for g in db.groups])
+        naive = _naive_tomtom_p(X, Z, [oriented[m] for m in order], min_overlap)
+        for (pv, off, ov), m in zip(naive, order):
+            assert (offsets[j, m], overlaps[j, m]) == (off, ov)
+            np.testing.assert_allclose(p[j, m], pv, rtol=1e-9)
 
 
 def _genrand_1998(seed: int, n: int) -> list[int]:
@@ -241,7 +332,7 @@ def _genrand_1998(seed: int, n: int) -> list[int]:
 
 
 def test_tomtom_random_generator_is_sgenrand_4357():
-    rng = tt._TomtomRandom()
+    rng = TomtomRandom()
     expect = _genrand_1998(4357, 1300)  # crosses two state regenerations
     u = rng.uniform(650)
     want = [(hi * 4294967296.0 + lo) * 2.0**-64 for hi, lo in zip(expect[::2], expect[1::2])]
@@ -263,7 +354,8 @@ def test_tsv_round_trip(tmp_path, database):
     for a, b in zip(back, res.hits):
         assert (a.query_id, a.target_id, a.offset, a.overlap, a.orientation) == (
             b.query_id, b.target_id, b.offset, b.overlap, b.orientation)
-        assert tt._fmt(a.pvalue) == tt._fmt(b.pvalue) and tt._fmt(a.qvalue) == tt._fmt(b.qvalue)
+        assert format_value(a.pvalue) == format_value(b.pvalue)
+        assert format_value(a.qvalue) == format_value(b.qvalue)
 
 
 def test_read_tsv_errors(tmp_path):
@@ -290,49 +382,60 @@ def test_hit_is_plain_dataclass():
 # Acceptance: real MEME Tomtom outputs
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def agreement():
-    if not (REFERENCE / "jaspar2016_vertebrates.meme").exists():
-        pytest.skip(f"reference Tomtom outputs not found at {REFERENCE}")
-    return tt.compare_with_reference(REFERENCE)
+def agreement() -> list[reference.Agreement]:
+    return reference.compare_with_reference(REFERENCE)
+
+
+def test_reference_data_is_in_the_repository():
+    """The acceptance test never skips: its inputs and MEME's tables ship with the tests."""
+    assert reference.REFERENCE_DIR == REFERENCE
+    names = {p.name for p in REFERENCE.iterdir()}
+    assert {reference.DATABASE_FILE, "queries_jaspar.meme", "queries_planted.meme"} <= names
+    assert set(reference.REFERENCE_RUNS) <= names
 
 
 def test_reference_files_all_compared(agreement):
-    names = {a.file for a in agreement}
-    expected = {p.name for p in REFERENCE.iterdir() if p.name.endswith((".tsv", ".tsv.gz"))
-                and not p.name.endswith("_truth.tsv")}
-    assert names == expected and len(names) == 10
+    names = [a.file for a in agreement]
+    expected = {p.name for p in REFERENCE.iterdir() if p.name.endswith((".tsv", ".tsv.gz"))}
+    assert names == list(reference.REFERENCE_RUNS) and set(names) == expected
+    assert len(names) == 10
+
+
+def test_matches_meme_tomtom_row_by_row(agreement):
+    """Every reference row, as printed: the same (query, target) pairs in the same order with
+    identical p-, E- and q-values (%g of float32), offset, overlap, orientation and both
+    consensus strings."""
+    print("\n" + format_agreement(agreement))
+    for a in agreement:
+        assert a.same_pairs, f"{a.file}: reported (query, target) pairs differ"
+        assert a.rows_ours == a.rows_ref, a.file
+        assert a.rows_identical == 1.0, f"{a.file}: {a.first_difference}"
+        assert a.pvalue == a.evalue == a.qvalue == a.qvalue_1pct == 1.0, a.file
+        assert a.offset == a.overlap == a.orientation == a.consensus == 1.0, a.file
+        assert a.rank_order == 1.0, a.file
+    assert sum(a.rows_ref for a in agreement) == 108971
 
 
 def test_direct_threshold_equals_rethresholded_full_run():
     """compare_with_reference thresholds one full run; the real thresholding path must agree
     (and must reproduce the paper-default reference file itself)."""
-    if not (REFERENCE / "jaspar2016_vertebrates.meme").exists():
-        pytest.skip(f"reference Tomtom outputs not found at {REFERENCE}")
-    from motiflens.motifs import read_meme
-
     db = read_meme(REFERENCE / "jaspar2016_vertebrates.meme")
     queries = read_meme(REFERENCE / "queries_jaspar.meme")
     direct = tomtom(queries, db, TomtomConfig())  # the paper's: ed, E <= 0.1, min-overlap 1
     full = run_tomtom(queries, db, TomtomConfig(thresh=1e9))
-    assert direct == tt._rethreshold(full.hits, 0.1)
+    assert direct == reference.rethreshold(full.hits, 0.1)
     ref = read_tomtom_tsv(REFERENCE / "jaspar__paper_default.tsv")
-    fmt = [(h.query_id, h.target_id, h.offset, tt._fmt(h.pvalue), tt._fmt(h.evalue),
-            tt._fmt(h.qvalue), h.overlap, h.query_consensus, h.target_consensus, h.orientation)
-           for h in direct]
-    assert fmt == [(h.query_id, h.target_id, h.offset, tt._fmt(h.pvalue), tt._fmt(h.evalue),
-                    tt._fmt(h.qvalue), h.overlap, h.query_consensus, h.target_consensus,
-                    h.orientation) for h in ref]
+    assert [reference.printed_row(h) for h in direct] == [reference.printed_row(h) for h in ref]
 
 
-def test_matches_meme_tomtom(agreement):
-    print("\n" + tt.format_agreement(agreement))
-    for a in agreement:
-        assert a.same_pairs, f"{a.file}: reported (query, target) pairs differ"
-        assert a.rows_ours == a.rows_ref, a.file
-        assert a.pvalue >= 0.999 and a.evalue >= 0.999, a.file
-        assert a.qvalue_1pct == 1.0, a.file
-        assert a.offset == a.overlap == a.orientation == 1.0, a.file
-        assert a.consensus == 1.0, a.file
+def test_row_agreement_reports_the_first_difference():
+    hit = TomtomHit("q", "t", -1, 1e-5, 5e-3, 1e-2, 6, "ACGT", "ACGTAC", "+")
+    other = TomtomHit("q", "t", -1, 1.00001e-5, 5e-3, 1e-2, 6, "ACGT", "ACGTAC", "+")
+    same = reference.row_agreement("x", [hit], [hit])
+    assert same.rows_identical == 1.0 and same.first_difference == ""
+    diff = reference.row_agreement("x", [hit], [other])
+    assert diff.rows_identical == 0.0 and diff.pvalue == 0.0 and diff.offset == 1.0
+    assert diff.first_difference.startswith("row 1: reference ('q', 't', -1, '1e-05'")
 
 
 def test_threads_do_not_change_results(database):
