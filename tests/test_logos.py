@@ -82,3 +82,20 @@ def test_logomaker_engine_matches_layout() -> None:
     ax = Figure().add_subplot()
     plot_logo(ax, random_motifs(1, 4)[0], engine="logomaker")
     assert ax.get_ylim() == (0.0, 2.0) and len(ax.patches) > 0
+
+
+def test_wide_layers_get_a_png_and_no_stale_pdf(tmp_path):
+    """A deep layer's logo grid (thousands of columns) is written as PNG only: a vector PDF of
+    ~70,000 glyphs takes seconds to write and nobody reads it."""
+    from motiflens.interpret.logos import PDF_MAX_COLUMNS
+
+    rng = np.random.default_rng(0)
+    width = PDF_MAX_COLUMNS // 20 + 1
+    wide = [Motif(f"f{i}", rng.dirichlet(np.ones(4), size=width).T) for i in range(20)]
+    png, pdf = tmp_path / "logos.png", tmp_path / "logos.pdf"
+    pdf.write_bytes(b"%PDF stale")
+    plot_filter_logos(wide, path_png=png, path_pdf=pdf)
+    assert png.read_bytes().startswith(b"\x89PNG") and not pdf.exists()
+    narrow = [Motif(f"f{i}", rng.dirichlet(np.ones(4), size=19).T) for i in range(30)]
+    plot_filter_logos(narrow, path_png=png, path_pdf=pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
