@@ -144,7 +144,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
             assert driver.title == "motiflens: tiny-report"
             images = driver.execute_script(
                 "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-            assert len(images) == 3 and all(c and w > 100 and h > 50 for c, w, h in images), images
+            assert len(images) == 4 and all(c and w > 100 and h > 50 for c, w, h in images), images
             rows = driver.execute_script(
                 "return Array.from(document.querySelectorAll('table.results tbody tr'))"
                 ".map(r => Array.from(r.cells).map(c => c.innerText))")
