@@ -87,3 +87,16 @@ def test_report_shows_the_analyses_and_attribution_logos(sweep):
     assert 'class="analyses"' in text and "null untrained (code) JASPAR" in text
     assert 'alt="tiny-a attribution logos"' in text
     assert (sweep / "runs/tiny-a/trial-0/analysis/interpret/layer1/attribution_logos.pdf").is_file()
+
+
+def test_completeness_separation_is_an_auroc_over_matched_filters():
+    from motiflens.experiments.analyses import completeness_separation
+
+    rows = [{"model_id": "CNN-2", "layer": 1, "completeness_values": [0.3, 0.5, 0.9]},
+            {"model_id": "CNN-25", "layer": 1, "completeness_values": [0.95, 1.0]},
+            {"model_id": "CNN-25", "layer": 2, "completeness_values": [0.0]}]  # layer 2: ignored
+    result = completeness_separation(rows)
+    assert result["auroc"] == 1.0 and (result["n_small"], result["n_large"]) == (3, 2)
+    rows[0]["completeness_values"] = [0.97, 1.0, 0.99]
+    assert completeness_separation(rows)["auroc"] < 0.5
+    assert completeness_separation(rows[:1]) is None

@@ -266,6 +266,32 @@ def analyze_sweep(results_dir: str | Path, models: Sequence[str] | None = None,
     return summarize_analyses(root, variant)
 
 
+#: First-layer pools of Table 1's CNN-<pool> rows: small (<= 4) and large (>= 25) for the
+#: completeness separation.
+SMALL_POOL_ROWS = ("CNN-1", "CNN-2", "CNN-4")
+LARGE_POOL_ROWS = ("CNN-25", "CNN-50", "CNN-100")
+
+
+def completeness_separation(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """AUROC of completeness for "large-pool model" over the matched filters of the first
+    layers of small-pool (``SMALL_POOL_ROWS``) and large-pool (``LARGE_POOL_ROWS``) rows; None
+    unless both groups have matched filters."""
+    from sklearn.metrics import roc_auc_score
+
+    def pool(ids: Sequence[str]) -> tuple[list[str], list[float]]:
+        chosen = [r for r in rows if r["model_id"] in ids and int(r["layer"]) == 1
+                  and r.get("completeness_values")]
+        return [r["model_id"] for r in chosen], [v for r in chosen for v in r["completeness_values"]]
+
+    small_ids, small = pool(SMALL_POOL_ROWS)
+    large_ids, large = pool(LARGE_POOL_ROWS)
+    if not small or not large:
+        return None
+    labels = [0] * len(small) + [1] * len(large)
+    return {"auroc": float(roc_auc_score(labels, small + large)), "small": small_ids,
+            "large": large_ids, "n_small": len(small), "n_large": len(large)}
+
+
 def _has(summary_path: Path, analysis: str) -> bool:
     """Whether a trial's analysis summary already holds ``analysis``."""
     if not summary_path.is_file():
@@ -326,11 +352,20 @@ def summarize_analyses(results_dir: str | Path, variant: str | None = None) -> P
     write_tsv(out / f"analysis-{_label(variant)}.tsv",
               [{k: v for k, v in r.items() if k != "completeness_values"} for r in rows])
     _io.write_json(out / f"analysis-{_label(variant)}.json", rows)
+    separation = completeness_separation(rows)
+    if separation is not None:
+        _io.write_json(out / f"analysis-{_label(variant)}-separation.json", separation)
     note = ("Per model and layer, mean ± sd over trials. Completeness: share of the matched "
             "motif's informative information content covered by the filter's informative "
             "columns (whole ≥ 0.8). Δ loss: test loss when the filter's activation map is "
             "replaced by its mean (positive = the filter helps). Null rates: fraction of all "
             "filters matching under untrained networks / column-shuffled PPMs.\n\n")
-    return write_markdown(out / f"analysis-{_label(variant)}.md",
-                          [("Analyses", note + (to_markdown(shown) if shown else "None yet.\n"))],
+    sections = [("Analyses", note + (to_markdown(shown) if shown else "None yet.\n"))]
+    if separation is not None:
+        sections.append(("Completeness: large vs small first-layer pools", (
+            f"AUROC of a matched filter's completeness for \"comes from a large-pool model\" "
+            f"({', '.join(separation['large'])}: {separation['n_large']} filters) against small-pool "
+            f"ones ({', '.join(separation['small'])}: {separation['n_small']} filters): "
+            f"**{separation['auroc']:.3f}** (0.5 = no separation).\n")))
+    return write_markdown(out / f"analysis-{_label(variant)}.md", sections,
                           title=f"{experiment.name}: importance, completeness, null rates")
