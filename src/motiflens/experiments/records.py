@@ -11,6 +11,7 @@ to resume an interrupted training::
         checkpoint.pt                                 best weights (state_dict + config, ~0.7 MB)
         interpret/layer<N>/{filters.meme, queries.meme, tomtom.tsv, filters.tsv, summary.json}
         reinterpret/<variant>/...                     the same files per re-interpretation
+        analysis/<interpretation>/layer<N>/*.tsv, summary.json   importance, completeness, nulls
 
 Left out: ``last.pt`` (optimizer state for resuming, ~2.5 MB), ``data/`` (the simulated
 dataset: made again from ``experiment.yaml`` and checked against ``sweep.json``'s digest),
@@ -42,6 +43,7 @@ RECORD_PATTERNS = (
     "runs/*/trial-*/reinterpret/*/result.json",
     "runs/*/trial-*/reinterpret/*/layer*/*.meme", "runs/*/trial-*/reinterpret/*/layer*/*.tsv",
     "runs/*/trial-*/reinterpret/*/layer*/summary.json",
+    "runs/*/trial-*/analysis/*/layer*/*.tsv", "runs/*/trial-*/analysis/*/layer*/summary.json",
     "report.html", "figures/fig2.*", "figures/fig3.*", "figures/s1fig.*", "figures/pool_size.*",
 )
 
