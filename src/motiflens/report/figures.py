@@ -92,9 +92,11 @@ def logo_figure(sections: Sequence[LayerLogos], references: Sequence[Motif],
         for start in range(0, len(references), per_row):
             rows.append(("refs", list(references[start:start + per_row])))
     ratios = [0.35 if kind == "heading" else 1.0 for kind, _ in rows]
-    fig = Figure(figsize=(1.6 * ncols, 1.05 * sum(ratios) + (0.5 if title else 0.1)))
+    height = 1.05 * sum(ratios) + (0.5 if title else 0.1)
+    fig = Figure(figsize=(1.6 * ncols, height))
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(len(rows), ncols, height_ratios=ratios, hspace=0.9, wspace=0.12)
+    grid = fig.add_gridspec(len(rows), ncols, height_ratios=ratios, hspace=0.9, wspace=0.12,
+                            top=1 - (0.55 if title else 0.1) / height, bottom=0.1 / height)
     for r, (kind, payload) in enumerate(rows):
         if kind == "heading":
             ax = fig.add_subplot(grid[r, :])
@@ -112,7 +114,7 @@ def logo_figure(sections: Sequence[LayerLogos], references: Sequence[Motif],
                     plot_logo(ax, motif.ppm)
                     ax.set_title(f"{ref.name or ref.id}{' (rc)' if strand else ''}", fontsize=7, pad=2)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, y=1 - 0.15 / height)
     save_figure(fig, path_png, path_pdf, dpi=dpi)
     return fig
 
