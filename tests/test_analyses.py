@@ -86,6 +86,7 @@ def test_report_shows_the_analyses_and_attribution_logos(sweep):
     text = write_report(sweep).read_text()
     assert 'class="analyses"' in text and "null untrained (code) JASPAR" in text
     assert 'alt="tiny-a attribution logos"' in text
+    assert "<th>Δ loss silenced</th>" in text or "Tomtom: 0 of" in text  # importance by each match
     assert (sweep / "runs/tiny-a/trial-0/analysis/interpret/layer1/attribution_logos.pdf").is_file()
 
 

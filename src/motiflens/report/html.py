@@ -249,6 +249,31 @@ TOMTOM_COLUMNS = ["filter", "best match", "name", "E-value", "q-value", "ground 
                   "IC (bits)", "other hits"]
 
 
+def _join_analysis(rows: list[dict[str, Any]], analysis_dir: Path) -> list[str]:
+    """Add the filter's importance (Δ test loss when silenced, the class it hurts most) and
+    completeness from ``motiflens analyze`` to the Tomtom rows; the added column names."""
+    from motiflens.tables import format_cell
+
+    added: list[str] = []
+    importance = analysis_dir / "importance.tsv"
+    if importance.is_file():
+        by_filter = {str(r["filter"]): r for r in read_tsv(importance)}
+        for row in rows:
+            found = by_filter.get(str(row["filter"]), {})
+            row["Δ loss silenced"] = format_cell(_float(found.get("delta_loss")))
+            row["most hurt class"] = found.get("most_hurt_class", "")
+        added += ["Δ loss silenced", "most hurt class"]
+    completeness = analysis_dir / "completeness.tsv"
+    if completeness.is_file():
+        by_query = {r["query_id"]: r for r in read_tsv(completeness)}
+        for row in rows:
+            found = by_query.get(f"filter_{row['filter']}", {})
+            row["completeness"] = found.get("completeness", "")
+            row["whole"] = found.get("whole", "")
+        added += ["completeness", "whole"]
+    return added
+
+
 # ----------------------------------------------------------------------------- the report
 
 
@@ -337,8 +362,10 @@ def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[di
             f"{_e(n_filters if n_filters is not None else '?')} layer-{layer} filters have a "
             f"significant match (E ≤ {SIGNIFICANT_E:g})</summary>"
         )
+        columns = TOMTOM_COLUMNS + _join_analysis(matches, rep / "analysis" / "interpret" / f"layer{layer}")
         if matches:
-            parts.append(_table(matches, TOMTOM_COLUMNS, numeric=["E-value", "q-value", "IC (bits)"],
+            parts.append(_table(matches, columns, numeric=["E-value", "q-value", "IC (bits)",
+                                                           "Δ loss silenced", "completeness"],
                                 css_class="tomtom"))
         parts.append("</details>")
     parts.append("</section>")
