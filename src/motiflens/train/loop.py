@@ -28,7 +28,7 @@ from motiflens.ops import set_dropout_masks
 from motiflens.train.batches import Batches, device_split, label_names_for, resolve_spec
 from motiflens.train.config import TrainConfig, resolve_device, resolve_precision
 from motiflens.train.evaluation import evaluate, evaluate_test_and_valid
-from motiflens.train.optim import (add_l2_grad, autocast, derive_seeds, make_optimizer,
+from motiflens.train.optim import (autocast, backward_and_step, derive_seeds, make_optimizer,
                                    make_scaler, penalised_weights, torch_state)
 from motiflens.train.rundir import (RunDir, cpu_state, history_row, new_progress, progress_from,
                                     record_epoch, rng_record)
@@ -174,17 +174,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: Bat
         with autocast(config.precision, device):
             logits = forward(x)
         loss = F.binary_cross_entropy_with_logits(logits.float(), y)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        add_l2_grad(weights, config.l2)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        backward_and_step(loss, optimizer, scaler, weights, config.l2)
         total += loss.detach() * len(x)
         seen += len(x)
         if progress and step % 20 == 0:

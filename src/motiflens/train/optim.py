@@ -89,3 +89,22 @@ def add_l2_grad(weights: Sequence[torch.Tensor], l2: float) -> None:
     if l2 > 0 and weights:
         with torch.no_grad():
             torch._foreach_add_([w.grad for w in weights], list(weights), alpha=2.0 * l2)
+
+
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None, weights: Sequence[torch.Tensor],
+                      l2: float) -> None:
+    """One optimisation step: backward (through the fp16 scaler when there is one), the L2
+    gradient added in place, then the optimizer step. Shared by the single and the multi-trial
+    loops, so both take the same step in the same order."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    add_l2_grad(weights, l2)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()

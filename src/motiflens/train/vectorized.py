@@ -48,7 +48,7 @@ from motiflens.models import ModelSpec, build_model, count_parameters
 from motiflens.train.batches import device_tensor, in_memory, label_names_for, resolve_spec
 from motiflens.train.config import TrainConfig, resolve_device, resolve_precision
 from motiflens.train.evaluation import evaluate_test_and_valid
-from motiflens.train.optim import (add_l2_grad, autocast, derive_seeds, make_optimizer,
+from motiflens.train.optim import (autocast, backward_and_step, derive_seeds, make_optimizer,
                                    make_scaler, torch_state)
 from motiflens.train.rundir import (RunDir, cpu_state, history_row, is_finished, new_progress,
                                     progress_from, record_epoch, rng_record)
@@ -285,17 +285,7 @@ def train_group_epoch(model: VectorizedCNN, optimizer: torch.optim.Optimizer,
             logits = model(x)
         per_trial = F.binary_cross_entropy_with_logits(
             logits.float(), y, reduction="none").mean(dim=(1, 2))  # (k,)
-        if scaler is not None:
-            scaler.scale(per_trial.sum()).backward()
-            scaler.unscale_(optimizer)
-        else:
-            per_trial.sum().backward()
-        add_l2_grad(weights, config.l2)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        backward_and_step(per_trial.sum(), optimizer, scaler, weights, config.l2)
         total += per_trial.detach() * idx.shape[1]
         seen += idx.shape[1]
     return (total / max(seen, 1)).tolist()  # one host synchronisation per epoch
