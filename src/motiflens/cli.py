@@ -213,9 +213,6 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if not args.ray and (args.cpus_per_trial is not None or args.gpus_per_trial is not None):
         raise ConfigError("--cpus-per-trial/--gpus-per-trial: Ray resources; they need --ray "
                           "(local sweeps place trials with --workers)")
-    from motiflens._io import check_writable
-
-    check_writable(args.out, "--out")
     resources = {k: v for k, v in dict(cpus_per_trial=args.cpus_per_trial,
                                        gpus_per_trial=args.gpus_per_trial).items()
                  if v is not None}
