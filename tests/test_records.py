@@ -117,3 +117,21 @@ def test_two_sweeps_pair_by_row_and_seed(sweep, tmp_path, capsys):
     assert main(["compare", str(sweep), str(other), "--out", str(tmp_path / "c.md")]) == 0
     assert "paired t-test" in (tmp_path / "c.md").read_text()
     assert (tmp_path / "c.tsv").is_file()
+
+
+def test_a_seed_borrowing_row_pairs_with_its_twin():
+    """``CNN-2-exp`` (seed_from CNN-2) pairs with ``CNN-2`` of another sweep, trial by trial, and
+    only where the recorded seeds agree."""
+    from motiflens.experiments.reinterpret import compare_sides
+
+    def side(model_id, values, seeds):
+        trials = [{"model_id": model_id, "layer": 1, "trial": k, "seed": s, "match_gt": v}
+                  for k, (v, s) in enumerate(zip(values, seeds))]
+        return {"rows": [{"model_id": model_id, "layer": 1}], "trials": trials}
+
+    relu = side("CNN-2", [0.0, 0.1, 0.2], [11, 12, 13])
+    exp = side("CNN-2-exp", [0.5, 0.7, 0.9], [11, 12, 99])  # trial 2: another seed, not paired
+    assert compare_sides(relu, exp) == []  # different ids and no mapping: nothing pairs
+    rows = compare_sides(relu, exp, metrics=("match_gt",), right_pairs={"CNN-2-exp": "CNN-2"})
+    assert len(rows) == 1 and rows[0]["b_model_id"] == "CNN-2-exp"
+    assert rows[0]["n_pairs"] == 2 and rows[0]["diff_mean"] == pytest.approx(0.55)

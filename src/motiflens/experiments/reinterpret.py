@@ -161,27 +161,42 @@ def compare(results_dir: str | Path, variant: str, other: str | None = None) -> 
 
 def compare_sweeps(left_dir: str | Path, right_dir: str | Path, left_variant: str | None = None,
                    right_variant: str | None = None) -> list[dict[str, Any]]:
-    """Two sweeps side by side (e.g. two fidelity arms), paired by row id and trial number.
+    """Two sweeps side by side (e.g. two fidelity arms), paired by row and trial number.
 
-    With the same sweep seed, equal row ids have equal trial seeds, so the pairs share initial
+    Rows pair by id, or by the id whose seeds a row borrows (``seed_from``: the exponential
+    twin ``CNN-2-exp`` of ``CNN-2``). With the same sweep seed, paired trials share initial
     weights and batch order: the paired t-test then compares the arms, not the seeds.
     """
     return compare_sides(summarize(left_dir, left_variant), summarize(right_dir, right_variant),
-                         metrics=("auroc", "match_db", "match_gt"))
+                         metrics=("auroc", "match_db", "match_gt"),
+                         left_pairs=_seed_sources(left_dir), right_pairs=_seed_sources(right_dir))
+
+
+def _seed_sources(results_dir: str | Path) -> dict[str, str]:
+    """Row id -> the row id its trial seeds derive from (itself unless ``seed_from``)."""
+    experiment = load_sweep_experiment(Path(results_dir).expanduser().resolve())
+    return {m.id: m.seed_from or m.id for m in experiment.models}
 
 
 def compare_sides(left: dict[str, Any], right: dict[str, Any],
-                  metrics: tuple[str, ...] = COMPARED) -> list[dict[str, Any]]:
-    """Paired rows for the models and layers of ``left`` that ``right`` also has."""
-    by_trial = {}
+                  metrics: tuple[str, ...] = COMPARED, left_pairs: dict[str, str] | None = None,
+                  right_pairs: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Paired rows for the models and layers of ``left`` that ``right`` also has.
+
+    ``left_pairs`` / ``right_pairs`` map a side's row ids to the ids they pair under
+    (default: themselves); trials pair only when their recorded seeds are equal.
+    """
+    pair_of = {"a": left_pairs or {}, "b": right_pairs or {}}
+    by_trial: dict[tuple, dict[str, Any]] = {}
     for side, summary in (("a", left), ("b", right)):
         for row in summary["trials"]:
-            key = (row["model_id"], row["layer"], row["trial"])
+            key = (pair_of[side].get(row["model_id"], row["model_id"]), row["layer"], row["trial"])
             by_trial.setdefault(key, {})[side] = row
     rows = []
     for row in left["rows"]:
+        pair_id = pair_of["a"].get(row["model_id"], row["model_id"])
         for metric in metrics:
-            keys = sorted(k for k in by_trial if k[:2] == (row["model_id"], row["layer"])
+            keys = sorted(k for k in by_trial if k[:2] == (pair_id, row["layer"])
                           and {"a", "b"} <= set(by_trial[k])
                           and by_trial[k]["a"].get("seed") == by_trial[k]["b"].get("seed"))
             if not keys:
@@ -190,7 +205,8 @@ def compare_sides(left: dict[str, Any], right: dict[str, Any],
             b = [by_trial[k]["b"].get(metric) for k in keys]
             paired = _paired(a, b)
             rows.append({
-                "model_id": row["model_id"], "layer": row["layer"], "metric": metric,
+                "model_id": row["model_id"], "b_model_id": by_trial[keys[0]]["b"]["model_id"],
+                "layer": row["layer"], "metric": metric,
                 "a_mean": _mean(a), "a_sd": _sd(a), "b_mean": _mean(b), "b_sd": _sd(b), **paired,
             })
     return rows
@@ -226,7 +242,9 @@ def write_comparison_table(rows: list[dict[str, Any]], path: Path, left: str, ri
     variant = right
     write_tsv(path.with_suffix(".tsv"), rows)
     shown = [{
-        "model": r["model_id"], "layer": r["layer"], "metric": r["metric"],
+        "model": r["model_id"] if r.get("b_model_id", r["model_id"]) == r["model_id"]
+        else f"{r['model_id']} / {r['b_model_id']}",
+        "layer": r["layer"], "metric": r["metric"],
         left: fmt_mean_sd(r["a_mean"], r["a_sd"], 3), variant: fmt_mean_sd(r["b_mean"], r["b_sd"], 3),
         "paired difference": fmt_mean_sd(r["diff_mean"], r["diff_sd"], 3),
         "paired t-test p": "" if r["p_paired_t"] is None else f"{r['p_paired_t']:.3g}",
