@@ -1,10 +1,6 @@
-"""Position probability matrices (PPMs): the ``Motif`` type, information content, and MEME /
-JASPAR file input and output.
+"""Reading and writing the MEME minimal motif format.
 
-Conventions
------------
-A PPM is a ``(4, w)`` float64 array with rows A, C, G, T; every column sums to 1. MEME files
-store the transpose (one row per position); the readers and writers here convert.
+MEME files store the transpose of a PPM (one row per position); the reader and writer convert.
 
 MEME reader rules (``read_meme``)
 ---------------------------------
@@ -29,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -37,215 +32,15 @@ import numpy as np
 from motiflens._io import atomic_open
 from motiflens.errors import FormatError
 
-ALPHABET = "ACGT"
-SUM_TOLERANCE = 1e-2
+from ._textio import SUM_TOLERANCE, _check_token, _check_unique_id, _read_lines
+from .ppm import ALPHABET, Motif
+
 _COUNTS_ROW_SUM = 1.5
 _DEFAULT_NSITES = 20
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _KEY_VALUE = re.compile(r"([A-Za-z]+)\s*=\s*(\S+)")
 
-__all__ = [
-    "ALPHABET",
-    "Motif",
-    "consensus",
-    "information_content",
-    "read_jaspar",
-    "read_meme",
-    "reverse_complement",
-    "trim_motif",
-    "trim_ppm",
-    "write_jaspar",
-    "write_meme",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# PPM operations
-# --------------------------------------------------------------------------------------------
-def _as_ppm(ppm: object) -> np.ndarray:
-    """Return ``ppm`` as a float64 ``(4, w)`` array or raise ``ValueError``."""
-    arr = np.array(ppm, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] != 4 or arr.shape[1] < 1:
-        raise ValueError(f"a PPM must have shape (4, w) with w >= 1, got {arr.shape}")
-    return arr
-
-
-def reverse_complement(ppm: np.ndarray) -> np.ndarray:
-    """Reverse complement of a PPM: flip both axes (A<->T, C<->G, positions reversed).
-
-    Parameters
-    ----------
-    ppm : (4, w) array
-
-    Returns
-    -------
-    (4, w) float64 array
-    """
-    return _as_ppm(ppm)[::-1, ::-1].copy()
-
-
-def information_content(ppm: np.ndarray, pseudocount: float = 0.0) -> np.ndarray:
-    """Information content of each column, in bits: ``log2(4) + sum_b p_b log2 p_b``.
-
-    Parameters
-    ----------
-    ppm : (4, w) array
-        Columns should sum to 1.
-    pseudocount : float
-        Added to every probability before the columns are renormalised
-        (``p' = (p + c) / (1 + 4c)``). With 0 (default), ``0 log 0`` is taken as 0.
-
-    Returns
-    -------
-    (w,) float64 array, each value in [0, 2].
-    """
-    p = _as_ppm(ppm)
-    if pseudocount < 0:
-        raise ValueError(f"pseudocount must be >= 0, got {pseudocount}")
-    if pseudocount:
-        p = (p + pseudocount) / (p.sum(axis=0, keepdims=True) + 4 * pseudocount)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return np.log2(4.0) + plogp.sum(axis=0)
-
-
-def consensus(ppm: np.ndarray) -> str:
-    """Most probable letter of each column (ties go to the first of A, C, G, T).
-
-    Parameters
-    ----------
-    ppm : (4, w) array
-
-    Returns
-    -------
-    str of length w
-    """
-    idx = np.argmax(_as_ppm(ppm), axis=0)
-    return "".join(ALPHABET[i] for i in idx)
-
-
-def trim_ppm(ppm: np.ndarray, ic_threshold: float = 0.5, pad: int = 3) -> tuple[int, int]:
-    """Column range to keep when trimming a PPM before comparison (docs/PAPER.md §4, authors' code).
-
-    Keeps the columns from the first to the last one whose information content exceeds
-    ``ic_threshold`` bits, plus ``pad`` columns on each side, clipped to the motif. If no
-    column exceeds the threshold the whole motif is kept (as the authors' code does).
-
-    Parameters
-    ----------
-    ppm : (4, w) array
-    ic_threshold : float
-        Bits; columns with IC strictly above it are informative.
-    pad : int
-        Columns added on each side of the informative span.
-
-    Returns
-    -------
-    (start, stop) : tuple of int
-        Slice bounds, ``0 <= start < stop <= w``; trimmed PPM is ``ppm[:, start:stop]``.
-    """
-    if pad < 0:
-        raise ValueError(f"pad must be >= 0, got {pad}")
-    ic = information_content(ppm)
-    informative = np.flatnonzero(ic > ic_threshold)
-    if informative.size == 0:
-        return 0, ic.size
-    start = max(int(informative[0]) - pad, 0)
-    stop = min(int(informative[-1]) + pad + 1, ic.size)
-    return start, stop
-
-
-def trim_motif(motif: "Motif", ic_threshold: float = 0.5, pad: int = 3) -> "Motif":
-    """A copy of ``motif`` cut to the columns chosen by :func:`trim_ppm`."""
-    start, stop = trim_ppm(motif.ppm, ic_threshold=ic_threshold, pad=pad)
-    return Motif(motif.id, motif.ppm[:, start:stop], name=motif.name, nsites=motif.nsites)
-
-
-# --------------------------------------------------------------------------------------------
-# Motif
-# --------------------------------------------------------------------------------------------
-@dataclass(eq=False)
-class Motif:
-    """A DNA motif as a position probability matrix.
-
-    Attributes
-    ----------
-    id : str
-        Identifier, e.g. ``"MA0151.1"`` or ``"filter_3"``.
-    ppm : (4, w) float64 array
-        Rows A, C, G, T; every column sums to 1 (checked to 1e-3).
-    name : str
-        Human-readable name, e.g. ``"Arid3a"``.
-    nsites : int or None
-        Number of sites the matrix was built from, if known.
-    """
-
-    id: str
-    ppm: np.ndarray
-    name: str = ""
-    nsites: int | None = field(default=None)
-
-    def __post_init__(self) -> None:
-        self.ppm = _as_ppm(self.ppm)
-        if not np.all(np.isfinite(self.ppm)) or np.any(self.ppm < 0):
-            raise ValueError(f"motif {self.id!r}: PPM values must be finite and >= 0")
-        sums = self.ppm.sum(axis=0)
-        bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
-        if bad.size:
-            raise ValueError(
-                f"motif {self.id!r}: PPM column {int(bad[0])} sums to {sums[bad[0]]:.6g}, "
-                "expected 1"
-            )
-        if self.nsites is not None:
-            self.nsites = int(self.nsites)
-
-    @property
-    def width(self) -> int:
-        """Number of columns ``w``."""
-        return int(self.ppm.shape[1])
-
-    def reverse_complement(self) -> "Motif":
-        """The motif on the other strand (same id, name and nsites)."""
-        return Motif(self.id, reverse_complement(self.ppm), name=self.name, nsites=self.nsites)
-
-    def information_content(self, pseudocount: float = 0.0) -> np.ndarray:
-        """(w,) information content of each column in bits."""
-        return information_content(self.ppm, pseudocount=pseudocount)
-
-    def consensus(self) -> str:
-        """Most probable letter of each column."""
-        return consensus(self.ppm)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Motif):
-            return NotImplemented
-        return (
-            self.id == other.id
-            and self.name == other.name
-            and self.nsites == other.nsites
-            and self.ppm.shape == other.ppm.shape
-            and bool(np.array_equal(self.ppm, other.ppm))
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"Motif(id={self.id!r}, name={self.name!r}, width={self.width}, "
-            f"nsites={self.nsites}, consensus={self.consensus()!r})"
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# MEME minimal format
-# --------------------------------------------------------------------------------------------
-def _read_lines(path: str | os.PathLike) -> list[str]:
-    """Lines of a text file without line terminators (\\n, \\r\\n or \\r)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace", newline=None) as handle:
-            return handle.read().splitlines()
-    except FileNotFoundError:
-        raise FormatError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FormatError(path, "is a directory, expected a motif file") from None
+__all__ = ["read_meme", "write_meme"]
 
 
 def _is_number(token: str) -> bool:
@@ -444,18 +239,6 @@ class _MemeParser:
         return rows, linenos
 
 
-def _check_unique_id(seen: dict[str, int], motif_id: str, path: object, lineno: int) -> None:
-    """Record ``motif_id`` (first seen at ``lineno``); a FormatError if it was seen before.
-
-    Motif IDs become Tomtom query/target IDs and simulated label names, so they must be unique.
-    """
-    if motif_id in seen:
-        raise FormatError(
-            path, f"duplicate motif ID {motif_id!r} (first at line {seen[motif_id]}); expected "
-            "unique IDs: rename or remove one of them", line=lineno)
-    seen[motif_id] = lineno
-
-
 def read_meme(path: str | os.PathLike) -> list[Motif]:
     """Read every motif of a MEME (minimal) motif file.
 
@@ -483,12 +266,6 @@ def _format_background(background: Sequence[float]) -> str:
     if bg.shape != (4,) or np.any(bg < 0) or abs(bg.sum() - 1.0) > 1e-6:
         raise ValueError(f"background must be 4 probabilities summing to 1, got {background}")
     return " ".join(f"{letter} {value:.6f}" for letter, value in zip(ALPHABET, bg))
-
-
-def _check_token(text: str, what: str) -> str:
-    if not text or any(ch.isspace() for ch in text):
-        raise ValueError(f"{what} {text!r} must be a non-empty string without whitespace")
-    return text
 
 
 def _meme_motif_block(motif: Motif) -> str:
@@ -531,151 +308,3 @@ def write_meme(
         handle.write(header)
         for block in blocks:
             handle.write("\n" + block)
-
-
-# --------------------------------------------------------------------------------------------
-# JASPAR PFM format
-# --------------------------------------------------------------------------------------------
-_JASPAR_ROW = re.compile(r"^\s*([ACGTacgt])?\s*\[?\s*(.*?)\s*\]?\s*$")
-
-
-def _parse_jaspar_row(line: str, path: object, lineno: int) -> tuple[str | None, list[float]]:
-    """One count row: optional letter, optional brackets, non-negative numbers."""
-    match = _JASPAR_ROW.match(line)
-    letter = match.group(1).upper() if match and match.group(1) else None
-    body = match.group(2) if match else line
-    tokens = body.replace("[", " ").replace("]", " ").split()
-    if not tokens:
-        raise FormatError(path, "count row has no values", line=lineno)
-    values = []
-    for tok in tokens:
-        try:
-            val = float(tok)
-        except ValueError:
-            raise FormatError(
-                path, f"count {tok!r} is not a number (expected e.g. 'A [ 0 3 79 ]')",
-                line=lineno,
-            ) from None
-        if not np.isfinite(val) or val < 0:
-            raise FormatError(path, f"count {tok!r} must be a finite number >= 0", line=lineno)
-        values.append(val)
-    return letter, values
-
-
-def _jaspar_counts_to_motif(
-    header: tuple[str, str, int], rows: list[tuple[str | None, list[float], int]], path: object
-) -> Motif:
-    """Four parsed rows -> Motif with PPM = counts / column sum (no pseudocount)."""
-    motif_id, name, header_line = header
-    if len(rows) != 4:
-        raise FormatError(
-            path, f"motif {motif_id} has {len(rows)} count rows, expected 4 (A, C, G, T)",
-            line=header_line,
-        )
-    letters = [r[0] for r in rows]
-    if all(letter is None for letter in letters):
-        order = list(range(4))
-    elif sorted(letters, key=str) == sorted(ALPHABET):
-        order = [letters.index(b) for b in ALPHABET]
-    else:
-        raise FormatError(
-            path, f"motif {motif_id}: row letters {letters}, expected A, C, G, T once each",
-            line=rows[0][2],
-        )
-    widths = {len(r[1]) for r in rows}
-    if len(widths) != 1:
-        raise FormatError(
-            path,
-            f"motif {motif_id}: count rows have different lengths {[len(r[1]) for r in rows]}",
-            line=rows[0][2],
-        )
-    counts = np.array([rows[k][1] for k in order], dtype=np.float64)
-    totals = counts.sum(axis=0)
-    if np.any(totals <= 0):
-        col = int(np.flatnonzero(totals <= 0)[0])
-        raise FormatError(path, f"motif {motif_id}: column {col + 1} has no counts",
-                          line=rows[0][2])
-    nsites = int(round(totals.max())) if totals.max() > 1.0 + SUM_TOLERANCE else None
-    return Motif(motif_id, counts / totals, name=name, nsites=nsites)
-
-
-def read_jaspar(path: str | os.PathLike) -> list[Motif]:
-    """Read a JASPAR PFM file (one or several motifs).
-
-    Each motif is a header line ``>ID NAME`` followed by 4 count rows, either
-    ``A [ 0 3 79 ... ]`` (letters in any order, brackets optional) or bare numbers in the order
-    A, C, G, T. PPM = counts / column sum (no pseudocount); ``nsites`` = the largest column sum
-    (None if the file holds probabilities).
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    list of Motif, in file order.
-
-    Raises
-    ------
-    FormatError
-        Naming the file and line: rows before a header, not 4 rows, unequal row lengths,
-        non-numeric or negative counts, an all-zero column, no motifs, a motif ID used twice
-        (the line of the second occurrence).
-    """
-    motifs: list[Motif] = []
-    seen: dict[str, int] = {}
-    header: tuple[str, str, int] | None = None
-    rows: list[tuple[str | None, list[float], int]] = []
-    for lineno, raw in enumerate(_read_lines(path), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith(">"):
-            if header is not None:
-                motifs.append(_jaspar_counts_to_motif(header, rows, path))
-            parts = line[1:].split(None, 1)
-            if not parts:
-                raise FormatError(path, "header '>' without a motif ID", line=lineno)
-            _check_unique_id(seen, parts[0], path, lineno)
-            header = (parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
-            rows = []
-            continue
-        if header is None:
-            raise FormatError(path, "count row before any '>ID NAME' header", line=lineno)
-        letter, values = _parse_jaspar_row(line, path, lineno)
-        rows.append((letter, values, lineno))
-    if header is not None:
-        motifs.append(_jaspar_counts_to_motif(header, rows, path))
-    if not motifs:
-        raise FormatError(path, "no motifs found (expected '>ID NAME' headers, JASPAR format)")
-    return motifs
-
-
-def _format_count(value: float) -> str:
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
-
-
-def write_jaspar(motifs: Iterable[Motif], path: str | os.PathLike) -> None:
-    """Write motifs in JASPAR PFM format (atomically).
-
-    Counts are ``ppm * nsites`` when ``nsites`` is known, else the probabilities themselves,
-    with up to 6 decimals; reading the file back gives the same PPMs (to ~1e-6).
-
-    Parameters
-    ----------
-    motifs : iterable of Motif
-    path : path-like
-    """
-    blocks = []
-    for motif in motifs:
-        _check_token(motif.id, "motif id")
-        scale = float(motif.nsites) if motif.nsites else 1.0
-        cells = [[_format_count(v) for v in row] for row in motif.ppm * scale]
-        pad = max(len(c) for row in cells for c in row)
-        lines = [f">{motif.id}" + (f"\t{motif.name}" if motif.name else "")]
-        lines += [f"{b}  [ " + " ".join(c.rjust(pad) for c in row) + " ]"
-                  for b, row in zip(ALPHABET, cells)]
-        blocks.append("\n".join(lines) + "\n")
-    with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write("".join(blocks))
