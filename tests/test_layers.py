@@ -23,7 +23,7 @@ LAYERS = {
     "motiflens.interpret": 5,
     "motiflens.experiments": 6,
     "motiflens.report": 7,
-    "motiflens.cli": 8, "motiflens.demo": 8, "motiflens": 8,
+    "motiflens.cli": 8, "motiflens.cli_commands": 8, "motiflens.demo": 8, "motiflens": 8,
 }
 
 

@@ -4,6 +4,9 @@ data | reproduce | reinterpret | records | report``.
 Each subcommand is a thin layer over a library function; every result directory receives the
 full configuration and provenance of what produced it. User errors (``MotiflensError``) are
 printed as one line on stderr with exit status 2, never as a traceback.
+
+This module is the parser and the dispatch; the subcommands are in :mod:`motiflens.cli_commands`,
+one module per area.
 """
 
 from __future__ import annotations
@@ -14,208 +17,32 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from motiflens.errors import ConfigError, MotiflensError
+from motiflens.cli_commands.data import cmd_data, cmd_simulate
+from motiflens.cli_commands.experiments import (
+    cmd_analyze,
+    cmd_compare,
+    cmd_records,
+    cmd_reinterpret,
+    cmd_report,
+)
+from motiflens.cli_commands.experiments import cmd_reproduce as _run_reproduce
+from motiflens.cli_commands.interpretation import cmd_interpret, cmd_tomtom
+# _print_metrics and dataset_size_gb are re-exported: this module was their home.
+from motiflens.cli_commands.training import (  # noqa: F401
+    _print_metrics,
+    cmd_evaluate,
+    cmd_models,
+    cmd_train,
+    dataset_size_gb,
+)
+from motiflens.errors import MotiflensError
 
-# ----------------------------------------------------------------------------- subcommands
-
-
-def cmd_simulate(args: argparse.Namespace) -> None:
-    from motiflens.simulate import SimulationConfig, simulate_to_hdf5
-
-    kwargs = dict(n_sequences=args.n, length=args.length, spacing=args.spacing, seed=args.seed)
-    if args.motifs:  # one file / release name, or JASPAR IDs split by commas and/or spaces
-        kwargs["motifs"] = args.motifs[0] if len(args.motifs) == 1 else ",".join(args.motifs)
-    if args.split:
-        kwargs["split"] = tuple(args.split)
-    config = SimulationConfig(**kwargs)
-    path = simulate_to_hdf5(config, args.out)
-    print(f"wrote {path}")
-
-
-def cmd_models(args: argparse.Namespace) -> None:
-    from motiflens.models import MODEL_NAMES, build_model, count_parameters, model_spec
-
-    print(f"{'name':<14} {'conv layers (filters x width / pool, stride)':<52} "
-          f"{'params @200':>12} {'params @1000':>13}")
-    for name in MODEL_NAMES:
-        spec = model_spec(name, input_length=200)
-        layers = "; ".join(
-            f"{b.filters}x{b.width}/{b.pool_size},{b.pool_stride or b.pool_size}" for b in spec.conv
-        )
-        n200 = count_parameters(build_model(spec))
-        n1000 = count_parameters(build_model(model_spec(name, input_length=1000)))
-        print(f"{name:<14} {layers:<52} {n200:>12,} {n1000:>13,}")
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    from motiflens.data.dataset import load_dataset
-    from motiflens.models import model_spec
-    from motiflens.train import TrainConfig, train
-
-    dataset = load_dataset(args.data, in_memory=False)
-    size_gb = dataset_size_gb(dataset)
-    if args.stream or size_gb > args.memory_budget:
-        print(f"streaming batches from {args.data} ({size_gb:.1f} GB as float32; "
-              f"memory budget {args.memory_budget:g} GB)", file=sys.stderr)
-    else:
-        dataset.close()
-        dataset = load_dataset(args.data, in_memory=True)
-    n_outputs = dataset.train.Y.shape[1]
-    length = dataset.train.X.shape[2]
-    spec = model_spec(args.model, input_length=length, n_outputs=n_outputs)
-    if args.activation:
-        from motiflens.models import parse_activations, with_activations
-
-        spec = with_activations(spec, parse_activations(args.activation))
-    overrides = {k: v for k, v in dict(
-        seed=args.seed, max_epochs=args.epochs, patience=args.patience,
-        batch_size=args.batch_size, device=args.device, lr=args.lr,
-        precision=args.precision, compile=args.compile or None,
-        dropout_masks="fast" if args.fast_dropout else None, num_threads=args.threads,
-    ).items() if v is not None}
-    config = TrainConfig.for_protocol(args.protocol, **overrides)
-    result = train(spec, dataset, config, args.out, resume=not args.no_resume)
-    _print_metrics(args.model, result)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from motiflens._io import read_json
-
-    from motiflens.train import unfinished_reason
-
-    for run_dir in args.run_dirs:
-        reason = unfinished_reason(run_dir)
-        if reason is not None:
-            print(f"warning: {run_dir}: {reason}", file=sys.stderr)
-        metrics_path = Path(run_dir) / "metrics.json"
-        if args.recompute or not metrics_path.exists():
-            from motiflens.data.dataset import load_dataset
-            from motiflens.train import evaluate, load_run
-
-            model, spec, config = load_run(run_dir)
-            data_path = args.data or read_json(Path(run_dir) / "config.json").get("dataset", {}).get("path")
-            if not data_path:
-                raise ConfigError(f"{run_dir}: no dataset path recorded; pass --data")
-            metrics = evaluate(model, load_dataset(data_path).test, device=args.device or "cpu")
-        else:
-            metrics = read_json(metrics_path)
-        _print_metrics(str(run_dir), metrics)
-
-
-def cmd_interpret(args: argparse.Namespace) -> None:
-    from motiflens.interpret.pipeline import interpret_run
-    from motiflens.train import unfinished_reason
-
-    reason = unfinished_reason(args.run_dir)
-    if reason is not None:
-        print(f"warning: {args.run_dir}: {reason}", file=sys.stderr)
-
-    summaries = interpret_run(
-        args.run_dir, layers=tuple(args.layer), mode=args.mode, db=args.db,
-        gt_list=args.gt_list, data=args.data, threshold=args.threshold,
-        trim=not args.no_trim, n_sequences=args.n_sequences, progress=True,
-    )
-    for layer, summary in summaries.items():
-        truth = ("no ground truth for this dataset's labels" if summary["frac_match_gt"] is None
-                 else f"match ground truth: {summary['frac_match_gt']:.3f}; "
-                      f"TFs found: {summary['n_tfs_found']}/{summary['n_tfs']}")
-        print(
-            f"layer {layer}: {summary['n_filters']} filters, {summary['n_dead']} dead; "
-            f"match {args.db}: {summary['frac_match_db']:.3f}; {truth}  -> {summary['out_dir']}"
-        )
-
-
-def cmd_tomtom(args: argparse.Namespace) -> None:
-    from motiflens.interpret.tomtom import (
-        TomtomConfig,
-        format_tomtom_tsv,
-        tomtom,
-        write_tomtom_tsv,
-    )
-    from motiflens.jaspar import load_motif_source
-
-    # Query and target accept the same sources: MEME or JASPAR files, JASPAR release names.
-    queries = load_motif_source(args.query)
-    targets = load_motif_source(args.target)
-    config = TomtomConfig(
-        distance=args.dist, min_overlap=args.min_overlap, thresh=args.thresh,
-        evalue=not args.qvalue, pseudocount=args.pseudocount,
-    )
-    hits = tomtom(queries, targets, config)
-    summary = f"{len(hits)} matches of {len(queries)} queries against {len(targets)} targets"
-    if args.out is None:  # like MEME's `tomtom -text`: the table on stdout, the summary on stderr
-        sys.stdout.write(format_tomtom_tsv(hits))
-        print(summary, file=sys.stderr)
-        return
-    out = Path(args.out)
-    write_tomtom_tsv(hits, out)
-    print(f"{summary} -> {out}")
-
-
-def cmd_data(args: argparse.Namespace) -> None:
-    if args.source == "deepsea":
-        from motiflens.data.deepsea import build_deepsea
-
-        path = build_deepsea(args.bundle, args.out, strands=args.strands)
-    elif args.source == "peaks":
-        from motiflens.data.peaks import build_peaks
-
-        path = build_peaks(
-            args.genome, _named_files(args.peaks, "--peaks"), args.out, length=args.length,
-            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
-            reverse_complement=args.reverse_complement, seed=args.seed,
-            negatives="shuffle" if args.shuffled_negatives else None,
-        )
-    elif args.source == "fasta":
-        from motiflens.data.fasta import build_fasta
-
-        if bool(args.classes) == bool(args.labelled):
-            raise ConfigError("data fasta: give either --classes NAME=FILE ... or --labelled FILE")
-        path = build_fasta(
-            args.out, classes=_named_files(args.classes, "--classes") if args.classes else None,
-            labelled=args.labelled or None, length=args.length,
-            negatives="shuffle" if args.shuffled_negatives else None,
-            reverse_complement=args.reverse_complement, seed=args.seed,
-        )
-    elif args.source == "example":
-        from motiflens.data.example import build_example
-
-        path = build_example(
-            args.out, cache=args.cache, wheel=args.wheel, design=args.design, seed=args.seed,
-            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
-            progress=print,
-        ).path
-    else:
-        from motiflens.data.fasta import build_bed
-
-        path = build_bed(
-            args.genome, _named_files(args.bed, "--bed"), args.out, length=args.length,
-            test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
-            negatives="shuffle" if args.shuffled_negatives else None,
-            reverse_complement=args.reverse_complement, seed=args.seed,
-        )
-    print(f"wrote {path}")
-
-
-def _reproduce_train_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """TrainConfig overrides given on the ``reproduce`` command line."""
-    overrides = {}
-    if args.precision:
-        overrides["precision"] = args.precision
-    if args.fast_dropout:
-        overrides["dropout_masks"] = "fast"
-    return overrides
+# ----------------------------------------------------------------------------- reproduce's hint
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from motiflens.experiments.sweep import run_experiment
-
-    if not args.ray and (args.cpus_per_trial is not None or args.gpus_per_trial is not None):
-        raise ConfigError("--cpus-per-trial/--gpus-per-trial: Ray resources; they need --ray "
-                          "(local sweeps place trials with --workers)")
-    resources = {k: v for k, v in dict(cpus_per_trial=args.cpus_per_trial,
-                                       gpus_per_trial=args.gpus_per_trial).items()
-                 if v is not None}
+    """``reproduce`` (:func:`motiflens.cli_commands.experiments.cmd_reproduce`), with a hint at
+    ``--workers`` once the sweep is validated."""
     cores = os.cpu_count() or 1
 
     def hint() -> None:
@@ -223,17 +50,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
             print(f"hint: --workers {cores} trains {cores} trials side by side, one core each "
                   f"(faster on a CPU than one trial on {cores} threads)", file=sys.stderr)
 
-    out = run_experiment(
-        args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
-        epochs=args.epochs, sweep_seed=args.seed, data=args.data,
-        vectorize=args.vectorize, train=_reproduce_train_overrides(args),
-        models=args.models, n_sequences=args.n_sequences, on_start=hint, **resources,
-    )
-    print(f"results in {out}")
-    if not args.no_report:
-        from motiflens.report.html import write_report
-
-        print(f"report: {write_report(out)}")
+    _run_reproduce(args, on_start=hint)
 
 
 def _cuda_available() -> bool:
@@ -242,113 +59,7 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def cmd_reinterpret(args: argparse.Namespace) -> None:
-    from motiflens.experiments.reinterpret import reinterpret_sweep
-
-    trim = None if args.trim is None else args.trim == "yes"
-    path = reinterpret_sweep(args.results_dir, args.name, data=args.data, mode=args.mode,
-                             threshold=args.threshold, trim=trim, db=args.db,
-                             gt_list=args.gt_list, progress=print)
-    print(f"re-interpreted as {args.name!r}: {path} (side by side: {path / 'compare.md'})")
-
-
-def cmd_analyze(args: argparse.Namespace) -> None:
-    from motiflens.experiments.analyses import analyze_sweep, analyze_trial
-
-    target = Path(args.path)
-    analyses = tuple(args.analyses)
-    if (target / "sweep.json").is_file():
-        table = analyze_sweep(target, models=args.models, analyses=analyses, variant=args.variant,
-                              n_sequences=args.n_sequences, progress=print)
-        print(f"analyses: {table}")
-        return
-    if not (target / "config.json").is_file():
-        raise ConfigError(f"{target}: neither a sweep (sweep.json) nor a run directory "
-                          "(config.json)")
-    from motiflens._io import read_json
-
-    data = args.data or read_json(target / "config.json").get("dataset", {}).get("path")
-    if not data:
-        raise ConfigError(f"{target}: no dataset path recorded; pass --data")
-    for layer in args.layer:
-        summary = analyze_trial(target, layer, data, analyses, args.variant, args.n_sequences)
-        shown = {k: v for k, v in summary.items() if k != "completeness_values"}
-        print(f"layer {layer}: " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
-
-
-def cmd_compare(args: argparse.Namespace) -> None:
-    from motiflens.experiments.reinterpret import compare_sweeps, write_comparison_table
-
-    rows = compare_sweeps(args.left, args.right, args.left_variant, args.right_variant)
-    if not rows:
-        raise ConfigError(f"{args.left} and {args.right}: no row and trial with the same seed in "
-                          "both (same model ids and sweep seed are needed to pair trials)")
-    names = [f"{Path(d).name}{'/' + v if v else ''}" for d, v in
-             ((args.left, args.left_variant), (args.right, args.right_variant))]
-    path = write_comparison_table(rows, Path(args.out), names[0], names[1])
-    print(Path(path).read_text())
-
-
-def cmd_records(args: argparse.Namespace) -> None:
-    from motiflens.experiments.records import export_records
-
-    written = export_records(args.results_dir, args.to)
-    size = sum(p.stat().st_size for p in written) / 1e6
-    print(f"records: {len(written)} files, {size:.1f} MB in {args.to}")
-
-
-def cmd_report(args: argparse.Namespace) -> None:
-    from motiflens.report.html import write_report
-
-    print(f"report: {write_report(args.results_dir)}")
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def dataset_size_gb(dataset) -> float:
-    """Size of all splits' sequences as float32 in GB: ``sum(N) * 4 * L * 4`` bytes."""
-    rows = sum(len(dataset.split(name)) for name in ("train", "valid", "test"))
-    return rows * 4 * dataset.length * 4 / 1e9
-
-
-def _named_files(items: Sequence[str], option: str) -> dict[str, str]:
-    """Parse ``NAME=FILE`` items into an ordered dict (label order = command-line order)."""
-    named: dict[str, str] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ConfigError(f"{option} {item!r}: expected NAME=FILE (e.g. CTCF=ctcf.narrowPeak)")
-        if name in named:
-            raise ConfigError(f"{option}: label {name!r} given twice")
-        named[name] = path
-    return named
-
-
-def _print_metrics(title: str, metrics: dict) -> None:
-    """One line of test means; classes whose labels are constant (no defined AU-ROC/AU-PR,
-    NaN in memory, null in metrics.json) are left out of the means and named with the reason."""
-    test = metrics if "mean_auroc" in metrics else (metrics.get("test") or {})
-
-    def value(key: str) -> str:
-        v = test.get(key)
-        return "undefined" if v is None or v != v else f"{v:.4f}"
-
-    per_class = test.get("auroc") or {}
-    undefined = list(test.get("undefined_classes")
-                     or [k for k, v in per_class.items() if v is None or v != v])
-    note = ""
-    if undefined:
-        reasons = dict(test.get("undefined_reasons") or {})
-        positives, n = test.get("positives") or {}, test.get("n")
-        for name in undefined:  # metrics.json written before undefined_reasons existed
-            if name not in reasons and name in positives and n is not None:
-                reasons[name] = "all positive" if positives[name] == n else "all negative"
-        total = len(per_class) or len(undefined) + int(test.get("n_defined") or 0)
-        names = ", ".join(f"{u} ({reasons[u]})" if u in reasons else str(u) for u in undefined)
-        note = f" ({total - len(undefined)} of {total} classes; undefined for: {names})"
-    print(f"{title}: test AU-ROC {value('mean_auroc')}{note}  AU-PR {value('mean_aupr')}")
+# ----------------------------------------------------------------------------- parser, dispatch
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

@@ -1,0 +1,106 @@
+"""``motiflens reproduce``, ``reinterpret``, ``analyze``, ``compare``, ``records`` and
+``report``: paper experiments as multi-trial sweeps, and what is done with their results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+from motiflens.errors import ConfigError
+
+
+def _reproduce_train_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """TrainConfig overrides given on the ``reproduce`` command line."""
+    overrides = {}
+    if args.precision:
+        overrides["precision"] = args.precision
+    if args.fast_dropout:
+        overrides["dropout_masks"] = "fast"
+    return overrides
+
+
+def cmd_reproduce(args: argparse.Namespace, on_start: Callable[[], None] | None = None) -> None:
+    """Run the sweep; ``on_start`` is called once it is validated, before the first trial
+    (:mod:`motiflens.cli` passes its ``--workers`` hint)."""
+    from motiflens.experiments.sweep import run_experiment
+
+    if not args.ray and (args.cpus_per_trial is not None or args.gpus_per_trial is not None):
+        raise ConfigError("--cpus-per-trial/--gpus-per-trial: Ray resources; they need --ray "
+                          "(local sweeps place trials with --workers)")
+    resources = {k: v for k, v in dict(cpus_per_trial=args.cpus_per_trial,
+                                       gpus_per_trial=args.gpus_per_trial).items()
+                 if v is not None}
+    out = run_experiment(
+        args.experiment, args.out, trials=args.trials, workers=args.workers, ray=args.ray,
+        epochs=args.epochs, sweep_seed=args.seed, data=args.data,
+        vectorize=args.vectorize, train=_reproduce_train_overrides(args),
+        models=args.models, n_sequences=args.n_sequences, on_start=on_start, **resources,
+    )
+    print(f"results in {out}")
+    if not args.no_report:
+        from motiflens.report.html import write_report
+
+        print(f"report: {write_report(out)}")
+
+
+def cmd_reinterpret(args: argparse.Namespace) -> None:
+    from motiflens.experiments.reinterpret import reinterpret_sweep
+
+    trim = None if args.trim is None else args.trim == "yes"
+    path = reinterpret_sweep(args.results_dir, args.name, data=args.data, mode=args.mode,
+                             threshold=args.threshold, trim=trim, db=args.db,
+                             gt_list=args.gt_list, progress=print)
+    print(f"re-interpreted as {args.name!r}: {path} (side by side: {path / 'compare.md'})")
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    from motiflens.experiments.analyses import analyze_sweep, analyze_trial
+
+    target = Path(args.path)
+    analyses = tuple(args.analyses)
+    if (target / "sweep.json").is_file():
+        table = analyze_sweep(target, models=args.models, analyses=analyses, variant=args.variant,
+                              n_sequences=args.n_sequences, progress=print)
+        print(f"analyses: {table}")
+        return
+    if not (target / "config.json").is_file():
+        raise ConfigError(f"{target}: neither a sweep (sweep.json) nor a run directory "
+                          "(config.json)")
+    from motiflens._io import read_json
+
+    data = args.data or read_json(target / "config.json").get("dataset", {}).get("path")
+    if not data:
+        raise ConfigError(f"{target}: no dataset path recorded; pass --data")
+    for layer in args.layer:
+        summary = analyze_trial(target, layer, data, analyses, args.variant, args.n_sequences)
+        shown = {k: v for k, v in summary.items() if k != "completeness_values"}
+        print(f"layer {layer}: " + ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from motiflens.experiments.reinterpret import compare_sweeps, write_comparison_table
+
+    rows = compare_sweeps(args.left, args.right, args.left_variant, args.right_variant)
+    if not rows:
+        raise ConfigError(f"{args.left} and {args.right}: no row and trial with the same seed in "
+                          "both (same model ids and sweep seed are needed to pair trials)")
+    names = [f"{Path(d).name}{'/' + v if v else ''}" for d, v in
+             ((args.left, args.left_variant), (args.right, args.right_variant))]
+    path = write_comparison_table(rows, Path(args.out), names[0], names[1])
+    print(Path(path).read_text())
+
+
+def cmd_records(args: argparse.Namespace) -> None:
+    from motiflens.experiments.records import export_records
+
+    written = export_records(args.results_dir, args.to)
+    size = sum(p.stat().st_size for p in written) / 1e6
+    print(f"records: {len(written)} files, {size:.1f} MB in {args.to}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from motiflens.report.html import write_report
+
+    print(f"report: {write_report(args.results_dir)}")
