@@ -44,11 +44,20 @@ def imports(path: Path) -> list[tuple[str, bool, int]]:
     tree = ast.parse(path.read_text())
     top = {id(node) for node in tree.body}
     found = []
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("motiflens"):
-            names = [f"{node.module}.{a.name}" for a in node.names]
+        if isinstance(node, ast.ImportFrom) and node.level:  # relative: resolve against the package
+            base = package[: len(package) - node.level + 1]
+            module = ".".join(base + ([node.module] if node.module else []))
+        else:
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+        if isinstance(node, ast.ImportFrom) and module and module.startswith("motiflens"):
+            node_module = module
+            names = [f"{node_module}.{a.name}" for a in node.names]
             target = next((n for n in names if (PACKAGE.parent / n.replace(".", "/")).with_suffix(".py").is_file()
-                           or (PACKAGE.parent / n.replace(".", "/")).is_dir()), node.module)
+                           or (PACKAGE.parent / n.replace(".", "/")).is_dir()), node_module)
             found.append((target, id(node) in top, node.lineno))
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -92,3 +101,10 @@ def test_no_import_cycles():
     for node in sorted(graph):
         visit(node)
     assert not cycles, cycles
+
+
+def test_relative_imports_are_resolved():
+    """A relative import counts like its absolute spelling (else ``from ..train import x``
+    inside a package would slip past the layer check)."""
+    found = {target for target, _, _ in imports(PACKAGE / "motifs" / "meme.py")}
+    assert "motiflens.motifs.ppm" in found
