@@ -37,29 +37,40 @@ Registered there: the Rescale rule (``delta_out / delta_in``) for ``_Exp``, ``nn
 needs ``nn.MaxPool1d`` attributes and uses ``grad_input[0]``, captum issue #1276), for
 ``SamePadMaxPool1d`` and ``nn.AdaptiveMaxPool1d``. captum 0.9 also computes wrong multipliers
 when two ruled modules follow each other (activation -> max-pool, captum issue #1104);
-:func:`_separate_inputs` works around it. Nonlinearities called as functions
-(``torch.relu(h)``) stay out of reach: every batch is checked for summation-to-delta and a
-``RuntimeWarning`` says when it fails.
+:func:`motiflens.interpret.attribution_captum._separate_inputs` works around it.
+Nonlinearities called as functions (``torch.relu(h)``) stay out of reach: every batch is
+checked for summation-to-delta and a ``RuntimeWarning`` says when it fails.
+
+Layout: this module holds the dispatcher :func:`attribute` and its checks, and re-exports the
+public names of ``attribution_references`` (references, per-chunk context),
+``attribution_gradients`` (saliency, grad x input, correction), ``attribution_captum`` (IG,
+DeepLIFT / DeepSHAP, captum rules) and ``attribution_ism``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from motiflens.data.encoding import codes_to_onehot
-from motiflens.data.fasta import dinucleotide_shuffle_codes
 from motiflens.errors import ConfigError
+from motiflens.interpret.attribution_captum import (
+    DELTA_RTOL,  # noqa: F401  (re-exported)
+    _deeplift,
+    _integrated_gradients,
+)
+from motiflens.interpret.attribution_gradients import _grad_x_input, _saliency, correct_gradients
+from motiflens.interpret.attribution_ism import _ism
+from motiflens.interpret.attribution_references import (
+    REFERENCE_KINDS,
+    _Context,
+    reference_sequences,
+)
 from motiflens.interpret.batching import eval_mode, model_device
-from motiflens.models import SamePadMaxPool1d, _Exp
 
 __all__ = ["METHODS", "GRADIENT_METHODS", "REFERENCE_KINDS", "attribute", "correct_gradients",
            "reference_sequences"]
@@ -67,65 +78,7 @@ __all__ = ["METHODS", "GRADIENT_METHODS", "REFERENCE_KINDS", "attribute", "corre
 METHODS = ("saliency", "grad_x_input", "integrated_gradients", "deeplift", "deepshap", "ism")
 #: Methods built on gradients (``correct_gradient`` applies to them).
 GRADIENT_METHODS = METHODS[:5]
-REFERENCE_KINDS = ("zeros", "uniform", "shuffle", "random")
 DEFAULT_BASELINE = {"integrated_gradients": "zeros", "deeplift": "uniform", "deepshap": "shuffle"}
-#: Relative tolerance of the summation-to-delta check of DeepLIFT / DeepSHAP.
-DELTA_RTOL = 1e-3
-
-
-# --------------------------------------------------------------------------------------------
-# Public helpers
-# --------------------------------------------------------------------------------------------
-
-def correct_gradients(G: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """Majdandzic et al. (2023) correction: subtract at each position the mean over the bases.
-
-    Parameters
-    ----------
-    G : (..., 4, L) array or tensor
-        Gradients (or DeepLIFT multipliers).
-
-    Returns
-    -------
-    Same type and shape; every column sums to 0.
-    """
-    if isinstance(G, torch.Tensor):
-        return G - G.mean(dim=-2, keepdim=True)
-    return G - np.mean(G, axis=-2, keepdims=True)
-
-
-def reference_sequences(X: np.ndarray, kind: str = "shuffle", n_references: int = 20,
-                        seed: int = 0, offset: int = 0) -> np.ndarray:
-    """DeepLIFT / DeepSHAP / IG references for each sequence.
-
-    Parameters
-    ----------
-    X : (N, 4, L) float32 one-hot
-    kind : {"zeros", "uniform", "shuffle", "random"}
-        All-zero; 0.25 everywhere; dinucleotide shuffles of each sequence; i.i.d. uniform bases.
-    n_references : int
-        K references per sequence ("zeros" and "uniform" give K = 1: they would all be equal).
-    seed, offset : int
-        Sequence ``i`` of ``X`` draws from ``numpy.random.default_rng([seed, offset + i])``.
-
-    Returns
-    -------
-    (N, K, 4, L) float32
-    """
-    n, _, length = X.shape
-    if kind in ("zeros", "uniform"):
-        return np.full((n, 1, 4, length), 0.0 if kind == "zeros" else 0.25, np.float32)
-    if kind not in REFERENCE_KINDS:
-        raise ConfigError(f"baseline: unknown kind {kind!r}; valid: {', '.join(REFERENCE_KINDS)}")
-    codes = np.where(X.any(axis=1), X.argmax(axis=1), 4)                       # (N, L)
-    out = np.empty((n, n_references, 4, length), np.float32)
-    for i in range(n):
-        rng = np.random.default_rng([int(seed), int(offset) + i])
-        for k in range(n_references):
-            drawn = (dinucleotide_shuffle_codes(codes[i], rng) if kind == "shuffle"
-                     else rng.integers(0, 4, length))
-            out[i, k] = codes_to_onehot(drawn)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,29 +143,6 @@ def attribute(model: nn.Module, X: np.ndarray | torch.Tensor, method: str,
                    else _by_chunks(method, ctx, X, targets, bar))
     return out[:, 0] if target is not None else out
 
-
-@dataclass
-class _Context:
-    """What the per-chunk functions need."""
-
-    model: nn.Module
-    baseline: Any            # a kind, (K, 4, L) shared or (N, K, 4, L) per-sequence references
-    n_steps: int
-    n_references: int
-    batch_size: int
-    correct: bool
-    seed: int
-    device: torch.device
-
-    def references(self, x: np.ndarray, lo: int) -> np.ndarray:
-        """(n, K, 4, L) references of rows ``lo .. lo + n`` of X."""
-        if isinstance(self.baseline, str):
-            return reference_sequences(x, self.baseline, self.n_references, self.seed, lo)
-        if self.baseline.ndim == 3:
-            return np.broadcast_to(self.baseline, (len(x),) + self.baseline.shape)
-        return self.baseline[lo:lo + len(x)]
-
-
 def _by_chunks(method: str, ctx: _Context, X: np.ndarray, targets: list[int], bar: tqdm
                ) -> np.ndarray:
     """(N, T, 4, L) maps of a gradient method, chunk by chunk."""
@@ -226,102 +156,10 @@ def _by_chunks(method: str, ctx: _Context, X: np.ndarray, targets: list[int], ba
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Gradient methods: each maps a chunk (n, 4, L) to (n, T, 4, L)
-# --------------------------------------------------------------------------------------------
-
-def _saliency(ctx: _Context, x: np.ndarray, lo: int, targets: list[int]) -> torch.Tensor:
-    xt = torch.as_tensor(x, device=ctx.device).requires_grad_(True)
-    logits = ctx.model(xt)
-    g = torch.stack([torch.autograd.grad(logits[:, t].sum(), xt,
-                                         retain_graph=i + 1 < len(targets))[0]
-                     for i, t in enumerate(targets)], dim=1)
-    return correct_gradients(g) if ctx.correct else g
-
-
-def _grad_x_input(ctx: _Context, x: np.ndarray, lo: int, targets: list[int]) -> torch.Tensor:
-    return _saliency(ctx, x, lo, targets) * torch.as_tensor(x, device=ctx.device)[:, None]
-
-
-def _integrated_gradients(ctx: _Context, x: np.ndarray, lo: int, targets: list[int]
-                          ) -> torch.Tensor:
-    from captum.attr import IntegratedGradients
-
-    ig = IntegratedGradients(ctx.model, multiply_by_inputs=False)
-    xt = torch.as_tensor(x, device=ctx.device)
-    base = torch.as_tensor(ctx.references(x, lo)[:, 0], device=ctx.device)
-    maps = []
-    for t in targets:
-        g = ig.attribute(xt, baselines=base, target=t, n_steps=ctx.n_steps,
-                         internal_batch_size=ctx.batch_size)
-        maps.append((correct_gradients(g) if ctx.correct else g) * (xt - base))
-    return torch.stack(maps, dim=1)
-
-
-def _deeplift(ctx: _Context, x: np.ndarray, lo: int, targets: list[int]) -> torch.Tensor:
-    """DeepLIFT against each of the K references (K = 1 for ``deeplift``), averaged."""
-    refs = ctx.references(x, lo)                                                # (n, K, 4, L)
-    n, k = refs.shape[:2]
-    xs = torch.as_tensor(np.repeat(x, k, axis=0), device=ctx.device)
-    ref = torch.as_tensor(refs.reshape(n * k, *x.shape[1:]), device=ctx.device)
-    deep_lift = _captum_deeplift()(ctx.model, multiply_by_inputs=False)
-    with torch.no_grad():
-        delta = ctx.model(xs) - ctx.model(ref)                                  # (nK, C)
-    maps = []
-    for t in targets:
-        try:
-            with _separate_inputs(ctx.model):
-                m = deep_lift.attribute(xs.clone().requires_grad_(True), baselines=ref, target=t)
-        except RuntimeError as exc:
-            if "used more than once" not in str(exc):
-                raise
-            raise ConfigError("model: DeepLIFT needs each nonlinear module to be called once "
-                              "per forward; give every use its own module") from None
-        _warn_unless_summing(m * (xs - ref), delta[:, t])
-        maps.append((correct_gradients(m) if ctx.correct else m) * (xs - ref))
-    return torch.stack(maps, dim=1).reshape(n, k, len(targets), *x.shape[1:]).mean(dim=1)
-
-
-def _warn_unless_summing(raw: torch.Tensor, delta: torch.Tensor) -> None:
-    error = (raw.sum(dim=(1, 2)) - delta).abs()
-    if bool((error > DELTA_RTOL * (1.0 + delta.abs() + raw.abs().sum(dim=(1, 2)))).any()):
-        warnings.warn(
-            f"DeepLIFT attributions miss summation-to-delta by up to {float(error.max()):.3g}: "
-            "the model has a nonlinearity captum treats as linear (a functional call or an "
-            "unregistered module type); the maps are approximate", RuntimeWarning, stacklevel=4)
-
-
 _ROWS: dict[str, Callable[..., torch.Tensor]] = {
     "saliency": _saliency, "grad_x_input": _grad_x_input,
     "integrated_gradients": _integrated_gradients, "deeplift": _deeplift, "deepshap": _deeplift,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# ISM
-# --------------------------------------------------------------------------------------------
-
-def _ism(ctx: _Context, X: np.ndarray, targets: list[int], bar: tqdm) -> np.ndarray:
-    """(N, T, 4, L) exact single-mutant effects, ``batch_size`` mutants per forward."""
-    model, size, device = ctx.model, ctx.batch_size, ctx.device
-    out = np.zeros((X.shape[0], len(targets)) + X.shape[1:], np.float32)
-    with torch.no_grad():
-        ref = np.concatenate([model(torch.as_tensor(X[lo:lo + size], device=device))[:, targets]
-                              .float().cpu().numpy() for lo in range(0, len(X), size)])
-    seq, base, pos = np.nonzero(X == 0)                                        # one per mutant
-    done = 0
-    for lo in range(0, seq.size, size):
-        i, b, p = (a[lo:lo + size] for a in (seq, base, pos))
-        mutants = torch.as_tensor(X[i], device=device)
-        rows, bt, pt = (torch.as_tensor(a, device=device) for a in (np.arange(i.size), b, p))
-        mutants[rows, :, pt] = 0.0
-        mutants[rows, bt, pt] = 1.0
-        with torch.no_grad():
-            out[i, :, b, p] = model(mutants)[:, targets].float().cpu().numpy() - ref[i]
-        finished = X.shape[0] if lo + size >= seq.size else int(i[-1])          # sequences done
-        bar.update(finished - done)
-        done = finished
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,76 +231,3 @@ def _targets(model: nn.Module, X: np.ndarray, target: int | None, device: torch.
         raise ConfigError(f"target: expected a class index in 0..{n_classes - 1} or None, "
                           f"got {target!r}")
     return [int(target)]
-
-
-# --------------------------------------------------------------------------------------------
-# captum DeepLIFT rules for motiflens's modules
-# --------------------------------------------------------------------------------------------
-
-def _captum_deeplift() -> type:
-    """captum's ``DeepLift`` with the rules for our modules registered (idempotent)."""
-    from captum.attr import DeepLift
-    from captum.attr._core import deep_lift
-
-    for kind in (_Exp, nn.GELU, nn.SiLU, nn.Mish):
-        deep_lift.SUPPORTED_NON_LINEAR.setdefault(kind, deep_lift.nonlinear)
-    for kind in (SamePadMaxPool1d, nn.AdaptiveMaxPool1d):
-        deep_lift.SUPPORTED_NON_LINEAR.setdefault(kind, _window_max_rule)
-    return DeepLift
-
-
-@contextlib.contextmanager
-def _separate_inputs(model: nn.Module) -> Iterator[None]:
-    """Give every module with a DeepLIFT rule a copy of its input (captum issue #1104).
-
-    captum records a module's output gradient with a hook on its output tensor; when that
-    tensor is the input of the next ruled module (activation -> max-pool), whose hook rewrites
-    the same tensor's gradient later, the first module reads the gradient before the rewrite.
-    A copy made before captum's own pre-hooks puts the two hooks on different tensors.
-    """
-    from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
-
-    handles = [module.register_forward_pre_hook(_clone_first, prepend=True)
-               for module in model.modules() if type(module) in SUPPORTED_NON_LINEAR]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def _clone_first(module: nn.Module, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (inputs[0].clone(),) + tuple(inputs[1:]) if inputs else inputs
-
-
-def _window_argmax(module: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    """(B, C, L_out) position in ``h`` (B, C, L) of each pooling window's first maximum."""
-    if isinstance(module, nn.AdaptiveMaxPool1d):
-        return F.adaptive_max_pool1d(h, module.output_size, return_indices=True)[1]
-    left, right = module.padding(h.shape[-1])
-    windows = F.pad(h, (left, right), value=float("-inf")).unfold(-1, module.size, module.stride)
-    n_out = -(-h.shape[-1] // module.stride)
-    starts = torch.arange(windows.shape[2], device=h.device) * module.stride - left
-    return (windows.argmax(dim=-1) + starts[None, None, :])[..., :n_out]
-
-
-def _window_max_rule(module: nn.Module, inputs: torch.Tensor, outputs: torch.Tensor,
-                     grad_input: torch.Tensor, grad_output: torch.Tensor, eps: float = 1e-10
-                     ) -> torch.Tensor:
-    """DeepLIFT multipliers of a max-pool (captum's ``maxpool`` rule, own window search).
-
-    ``inputs`` / ``outputs`` stack the input rows over the reference rows (2n rows). The
-    change of each window maximum, ``max(y, y_ref) - y_ref`` at the input's arg-maximum plus
-    ``y - max(y, y_ref)`` at the reference's, is divided by the input change there.
-    """
-    with torch.no_grad():
-        x, x_ref = inputs.chunk(2)
-        y, y_ref = outputs.chunk(2)
-        cross = torch.maximum(y, y_ref)
-        delta_out = torch.cat([cross - y_ref, y - cross]) * grad_output
-        routed = torch.zeros_like(inputs).scatter_add_(-1, _window_argmax(module, inputs),
-                                                       delta_out)
-        first, second = routed.chunk(2)
-        delta_in = torch.cat(2 * [x - x_ref])
-        return torch.where(delta_in.abs() < eps, grad_input,
-                           torch.cat(2 * [first + second]) / delta_in)
