@@ -172,3 +172,18 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     pixels = Image.open(shot).convert("L")
     lo, hi = pixels.getextrema()
     assert hi - lo > 100
+
+
+def test_in_vivo_sweeps_get_the_in_vivo_figures_with_relevant_motifs(sweep, tmp_path):
+    """A sweep on real sequences: CNN-1 layers 1 + 2 become the S2 Fig analogue (not S1), with
+    each label's relevant motif (MAFK for MafK, Pou5f1::Sox2 for Oct4) underneath."""
+    from motiflens.report.figures import relevant_references, write_paper_figures
+
+    refs = relevant_references(["MafK", "Oct4", "not-a-tf"])
+    assert [m.id for m in refs] == ["MA0496.1", "MA0142.1"]
+    assert refs[0].name.startswith("MafK")
+    written = write_paper_figures(sweep, [], ["MafK", "Oct4"], "real", "code", tmp_path,
+                                  in_vivo=True)
+    assert set(written) == {"s2fig"}
+    assert written["s2fig"].read_bytes().startswith(b"\x89PNG")
+    assert set(write_paper_figures(sweep, [], ["MafK"], "x", "code", tmp_path)) == {"s1fig"}

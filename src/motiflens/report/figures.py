@@ -20,8 +20,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from motiflens.data.example import relevant_motif_ids, relevant_motifs_release
 from motiflens.errors import FormatError
-from motiflens.jaspar import ground_truth_motifs
+from motiflens.jaspar import ground_truth_motifs, jaspar_database
 from motiflens.motifs import Motif, read_meme
 from motiflens.interpret.logos import plot_logo, save_figure
 from motiflens.tables import is_true, read_tsv
@@ -72,7 +73,8 @@ def read_layer_logos(layer_dir: str | Path, title: str) -> LayerLogos:
 
 def logo_figure(sections: Sequence[LayerLogos], references: Sequence[Motif],
                 path_png: str | Path, path_pdf: str | Path | None = None,
-                title: str = "", ncols: int = 10, dpi: int = 110) -> Figure:
+                title: str = "", ncols: int = 10, dpi: int = 110,
+                references_title: str = "Ground-truth motifs: forward | reverse complement") -> Figure:
     """Filter logos of several layers/models, one titled section each, references underneath.
 
     Parameters
@@ -87,7 +89,7 @@ def logo_figure(sections: Sequence[LayerLogos], references: Sequence[Motif],
         for start in range(0, len(section.ppms), ncols):
             rows.append(("filters", (section, start)))
     if references:
-        rows.append(("heading", "Ground-truth motifs: forward | reverse complement"))
+        rows.append(("heading", references_title))
         per_row = max(1, ncols // 2)
         for start in range(0, len(references), per_row):
             rows.append(("refs", list(references[start:start + per_row])))
@@ -193,23 +195,42 @@ PAPER_LOGO_FIGURES = {
     "fig3": (("CNN9-4", "CNN9-25", "CNN-50-2", "CNN19-1-2"), (1,)),
     "s1fig": (("CNN-1",), (1, 2)),
 }
+#: The same figures of the paper for networks trained on in vivo (real) sequences.
+IN_VIVO_LOGO_FIGURES = {
+    "fig4": (("CNN-2", "CNN-4", "CNN-25"), (1,)),
+    "s2fig": (("CNN-1",), (1, 2)),
+}
+
+
+def relevant_references(label_names: Sequence[str]) -> list[Motif]:
+    """One reference motif per real-data label: the first matrix of its relevant-motif list
+    (``resources/relevant_motifs.yaml``: MAFK for MafK, POU5F1 for Oct4), named by its label."""
+    ids = relevant_motif_ids(label_names)
+    wanted = {label: ids[label][0] for label in label_names if ids.get(label)}
+    if not wanted:
+        return []
+    by_id = {m.id: m for m in jaspar_database(relevant_motifs_release(), latest=False)}
+    return [Motif(by_id[i].id, by_id[i].ppm, name=f"{label} ({by_id[i].name})")
+            for label, i in wanted.items() if i in by_id]
 
 
 def write_paper_figures(results_dir: str | Path, rows: Sequence[dict[str, Any]],
                         label_names: Sequence[str], experiment_name: str, alignment: str,
                         out_dir: str | Path, trial: int = 0,
                         paper: dict[str, tuple[float, float | None]] | None = None,
-                        variant: str | None = None) -> dict[str, Path]:
+                        variant: str | None = None, in_vivo: bool = False) -> dict[str, Path]:
     """Draw the paper's figures that a sweep's records allow; ``{name: png path}``.
 
     Logo figures come from trial ``trial`` of each model (stated on the figure); a figure is
-    skipped when one of its models or layers has no such trial.
+    skipped when one of its models or layers has no such trial. ``in_vivo``: a sweep on real
+    sequences (Fig 4 / S2 Fig analogues, the labels' relevant motifs underneath).
     """
     root, out = Path(results_dir), Path(out_dir)
     written: dict[str, Path] = {}
-    refs = references_for(label_names)
+    refs = (relevant_references(label_names) if in_vivo else []) or references_for(label_names)
     where = f"reinterpret/{variant}" if variant else "interpret"
-    for name, (models, layers) in PAPER_LOGO_FIGURES.items():
+    figures = IN_VIVO_LOGO_FIGURES if in_vivo else PAPER_LOGO_FIGURES
+    for name, (models, layers) in figures.items():
         sections = []
         for model in models:
             for layer in layers:
@@ -226,7 +247,9 @@ def write_paper_figures(results_dir: str | Path, rows: Sequence[dict[str, Any]],
         title = (f"{experiment_name}: {name.upper()} analogue — trial {trial}, {alignment} "
                  "alignment; title = significant Tomtom match (E ≤ 0.1)")
         written[name] = out / f"{name}.png"
-        logo_figure(sections, refs, written[name], out / f"{name}.pdf", title=title)
+        logo_figure(sections, refs, written[name], out / f"{name}.pdf", title=title,
+                    references_title=("Relevant motifs (JASPAR)" if in_vivo
+                                      else "Ground-truth motifs") + ": forward | reverse complement")
     if sum(1 for r in rows if r["model_id"] in POOL_ROWS and int(r["layer"]) == 1) >= 2:
         written["pool_size"] = out / "pool_size.png"
         pool_size_figure(rows, written["pool_size"], out / "pool_size.pdf",

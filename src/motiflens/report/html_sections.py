@@ -15,6 +15,7 @@ from motiflens.report.html_matches import (
     _join_analysis,
     significant_matches,
 )
+from motiflens._io import read_json
 from motiflens.tables import parse_float, read_tsv
 
 
@@ -156,6 +157,15 @@ def _fidelity_html(summary: dict[str, Any]) -> str:
                                        numeric=["ours", "trials"], css_class="fidelity"))
 
 
+def _label_names(root: Path) -> list[str]:
+    """The class labels of a sweep's dataset, as its first recorded trial lists them."""
+    for result in sorted(root.glob("runs/*/trial-*/result.json")):
+        names = read_json(result).get("metrics", {}).get("label_names")
+        if names:
+            return [str(n) for n in names]
+    return []
+
+
 def _paper_figures_html(root: Path, summary: dict[str, Any], experiment: Any,
                         figures: Path) -> str:
     from motiflens.experiments.registry import load_paper_numbers
@@ -168,8 +178,10 @@ def _paper_figures_html(root: Path, summary: dict[str, Any], experiment: Any,
         if value:
             paper_rows[model] = (float(value[0]), float(value[1]) if len(value) > 1 else None)
     mode = (experiment.interpret.mode if experiment.interpret else "paper")
-    written = write_paper_figures(root, summary["rows"], PAPER_TFS, experiment.name, mode,
-                                  figures, paper=paper_rows)
+    in_vivo = experiment.dataset.kind != "synthetic"
+    labels = _label_names(root) if in_vivo else PAPER_TFS
+    written = write_paper_figures(root, summary["rows"], labels, experiment.name, mode,
+                                  figures, paper=paper_rows, in_vivo=in_vivo)
     if not written:
         return "<p class=\"notrun\">No figure of the paper applies to this sweep yet.</p>"
     return "\n".join(f"<h4>{_e(name)}</h4>" + _img(path.read_bytes(), name)
