@@ -199,3 +199,29 @@ def test_bed_and_genome(tmp_path):
     bed_bad.write_text("chr1\t100\t300\nchr1\t500\n")
     with pytest.raises(FormatError, match=r"bad\.bed:2: expected at least 3 columns"):
         build_bed(tmp_path / "g.fa", {"A": bed_a, "C": bed_bad}, tmp_path / "x.h5")
+
+
+def test_split_by_chromosome_from_interval_names(tmp_path):
+    """Peaks named chrom:start-end: whole chromosomes held out (test chr8/chr9, valid chr7)."""
+    from motiflens.errors import ConfigError
+
+    rng = np.random.default_rng(1)
+    chroms = ["chr1", "chr2", "chr7", "chr8", "chr9", "chr1", "chr2", "chr8"]
+    seqs = rand_seqs(rng, len(chroms))
+    names = [f"{c}:{1000 * i}-{1000 * i + 30}" for i, c in enumerate(chroms)]
+    fa = write_fa(tmp_path / "p.fa", list(zip(names, seqs)))
+    ds = load_dataset(build_fasta(tmp_path / "c.h5", classes={"TF": fa}, negatives="shuffle",
+                                  test_chroms=["chr8", "chr9"], valid_chroms=["chr7"]))
+    by_seq = dict(zip(seqs, chroms))
+    held = {split: {by_seq[s] for s, y in zip(decode(ds.split(split).X), ds.split(split).Y)
+                    if y.any()} for split in ("train", "valid", "test")}
+    assert held == {"train": {"chr1", "chr2"}, "valid": {"chr7"}, "test": {"chr8", "chr9"}}
+    assert len(ds.test) == 2 * 3  # three test peaks and their shuffled copies
+    bad = write_fa(tmp_path / "bad.fa", [("chr1:1-31", seqs[0]), ("peak7", seqs[1])])
+    with pytest.raises(FormatError, match=r"bad.fa:7: record .peak7.*chrom:start-end"):
+        build_fasta(tmp_path / "x.h5", classes={"TF": bad}, negatives="shuffle",
+                    test_chroms=["chr8"])
+    with pytest.raises(ConfigError, match="needs --test-chroms"):
+        build_fasta(tmp_path / "y.h5", classes={"TF": fa}, negatives="shuffle",
+                    valid_chroms=["chr7"])
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "y.h5").exists()

@@ -218,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="test-set chromosomes (default: %(default)s)")
             d.add_argument("--valid-chroms", nargs="+", default=["chr7"],
                            help="validation-set chromosomes (default: %(default)s)")
+        if name == "fasta":
+            d.add_argument("--test-chroms", nargs="+", default=None,
+                           help="split by chromosome, read from record names chrom:start-end: "
+                                "these form the test set, e.g. chr8 chr9 (default: a random "
+                                "80/10/10 split)")
+            d.add_argument("--valid-chroms", nargs="+", default=[],
+                           help="with --test-chroms: validation-set chromosomes, e.g. chr7")
         if name == "peaks":
             d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE",
                            help="one BED/narrowPeak file per label, in label order (required; "

@@ -45,6 +45,7 @@ def cmd_data(args: argparse.Namespace) -> None:
             labelled=args.labelled or None, length=args.length,
             negatives="shuffle" if args.shuffled_negatives else None,
             reverse_complement=args.reverse_complement, seed=args.seed,
+            test_chroms=args.test_chroms, valid_chroms=args.valid_chroms,
         )
     elif args.source == "example":
         from motiflens.data.example import build_example

@@ -35,7 +35,7 @@ from motiflens.data.assemble import _N_CODE, _assemble, _check_common
 from motiflens.data.bed import BedConfig, build_bed  # noqa: F401  (importable from here as before)
 from motiflens.data.dataset import write_dataset
 from motiflens.data.fastafile import FastaRecord, read_fasta
-from motiflens.data.genome import SPLITS, check_split_counts
+from motiflens.data.genome import SPLITS, ChromSplit, check_split_counts
 from motiflens.data.shuffle import (  # noqa: F401  (importable from here as before)
     dinucleotide_shuffle,
     dinucleotide_shuffle_codes,
@@ -60,6 +60,28 @@ class FastaConfig:
     test_fraction: float = 0.1
     reverse_complement: bool = False
     seed: int = 0
+    test_chroms: list[str] | None = None
+    valid_chroms: list[str] | None = None
+
+
+#: A record name that is a genomic interval: ``chr8:127735434-127735634`` (strand suffix allowed).
+_INTERVAL = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)(\([+-.]\))?$")
+
+
+def _chromosome_splits(records: Sequence[FastaRecord], test_chroms: Sequence[str],
+                       valid_chroms: Sequence[str]) -> np.ndarray:
+    """(n,) split indices 0/1/2 by each record's chromosome, read from its name
+    (``chrom:start-end``): whole chromosomes held out, as Koo & Eddy hold out chr8 and chr9."""
+    splitter = ChromSplit(tuple(test_chroms), tuple(valid_chroms))
+    out = np.zeros(len(records), dtype=np.int64)
+    for r, rec in enumerate(records):
+        match = _INTERVAL.match(rec.name)
+        if match is None:
+            raise FormatError(rec.path, f"record '{rec.name}': expected a name chrom:start-end "
+                                        "to split by chromosome (--test-chroms/--valid-chroms); "
+                                        "drop those flags for a random split", line=rec.line)
+        out[r] = SPLITS.index(splitter.split_of(match["chrom"]))
+    return out
 
 
 def _parse_labels(rec: FastaRecord, label_field: str | int) -> list[str]:
@@ -122,6 +144,7 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
                 length: int | None = None, negatives: str | None = None,
                 negatives_per_sequence: int = 1, valid_fraction: float = 0.1,
                 test_fraction: float = 0.1, reverse_complement: bool = False, seed: int = 0,
+                test_chroms: Sequence[str] | None = None, valid_chroms: Sequence[str] = (),
                 progress: Callable[[str], None] | None = None) -> Path:
     """Build a dataset from labelled FASTA.
 
@@ -145,7 +168,10 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
         Add ``negatives_per_sequence`` dinucleotide-shuffled copies of each sequence, labelled
         all zeros and put in their source's split.
     valid_fraction, test_fraction : float
-        Random (seeded) split of the records.
+        Random (seeded) split of the records (unless ``test_chroms``).
+    test_chroms, valid_chroms : sequence of str, optional
+        Split by chromosome instead: records whose name is ``chrom:start-end`` on these
+        chromosomes form the test / validation set, the rest train.
     reverse_complement : bool
         Append every row's reverse complement after the forward rows of its split.
     seed : int
@@ -164,6 +190,9 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
         No records, a split left empty, or a single class with no negatives (every label 1).
     """
     _check_common(negatives, negatives_per_sequence, length)
+    if valid_chroms and not test_chroms:
+        raise ConfigError("--valid-chroms (valid_chroms=) needs --test-chroms (test_chroms=): "
+                          "a chromosome split holds out a test set")
     if (classes is None) == (labelled is None):
         raise ConfigError("build_fasta: give exactly one of classes (one FASTA per class) or "
                           "labelled (labels in the headers)")
@@ -175,7 +204,9 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
                          label_names=list(label_names) if label_names else None, length=length,
                          negatives=negatives, negatives_per_sequence=negatives_per_sequence,
                          valid_fraction=valid_fraction, test_fraction=test_fraction,
-                         reverse_complement=reverse_complement, seed=seed)
+                         reverse_complement=reverse_complement, seed=seed,
+                         test_chroms=list(test_chroms) if test_chroms else None,
+                         valid_chroms=list(valid_chroms) if test_chroms else None)
     records: list[tuple[FastaRecord, list[str]]] = []
     if classes is not None:
         if not classes:
@@ -231,10 +262,17 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
         Y[r, [index[lab] for lab in labs]] = 1
 
     rng = np.random.default_rng(seed)
-    split_idx = _random_splits(len(records), valid_fraction, test_fraction, rng)
+    if test_chroms:
+        split_idx = _chromosome_splits([rec for rec, _ in records], test_chroms, valid_chroms)
+        hint = (f"{len(records)} records split by chromosome: test {list(test_chroms)}, "
+                f"validation {list(valid_chroms)}; choose chromosomes that carry records "
+                "(--test-chroms/--valid-chroms)")
+    else:
+        split_idx = _random_splits(len(records), valid_fraction, test_fraction, rng)
+        hint = (f"{len(records)} records with valid_fraction={valid_fraction}, "
+                f"test_fraction={test_fraction}; add records or raise the fractions")
     check_split_counts({s: int((split_idx == i).sum()) for i, s in enumerate(SPLITS)},
-                       f"{out}", f"{len(records)} records with valid_fraction={valid_fraction}, "
-                                 f"test_fraction={test_fraction}; add records or raise the fractions")
+                       f"{out}", hint)
     splits = _assemble(codes, Y, split_idx, negatives, negatives_per_sequence,
                        reverse_complement, rng)
     rows = {s: int(len(splits[s][0])) for s in SPLITS}
