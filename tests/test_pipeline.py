@@ -71,6 +71,9 @@ def test_ground_truth_comes_from_the_dataset(run_dir, tmp_path):
     assert list(truth) == ["MAFK"] and "MA0496.1" in truth["MAFK"]
     own = dataset_ground_truth(["MafK"], {"relevant_motifs": _json.dumps({"MafK": ["MA0495.1"]})})
     assert own == {"MafK": ["MA0495.1"]}
+    # a user's own FASTA labelled Oct4 / POU5F1: the committed relevant-motif map by name/alias
+    user = dataset_ground_truth(["pou5f1", "bound"], {})
+    assert list(user) == ["pou5f1"] and "MA0142.1" in user["pou5f1"]
 
     data = json.loads((run_dir / "config.json").read_text())["dataset"]["path"]
     renamed = tmp_path / "user.h5"

@@ -322,3 +322,26 @@ def test_command_line_train_overrides_are_recorded_and_checked_on_resume(train_o
     with pytest.raises(ConfigError, match="precision"):
         run_experiment(definition, tmp_path / "bad", trials=1, epochs=1, progress=False,
                        data=data, train={"precision": "fp8"})
+
+
+def test_a_models_subset_resumed_later_keeps_every_row(tmp_path):
+    """Running rows B then A of one sweep directory (``--models``): experiment.yaml and the
+    summary hold both rows in the experiment's order, not only the last subset."""
+    from motiflens.experiments import run_experiment
+    from motiflens.experiments.aggregate import load_sweep_experiment
+    from motiflens.tables import read_tsv
+
+    definition = tmp_path / "two.yaml"
+    definition.write_text(
+        "name: two-rows\nfidelity: code\ndataset:\n  kind: synthetic\n"
+        "  simulation: {n_sequences: 300, seed: 1}\n"
+        "train: {batch_size: 50, patience: null, num_threads: 1}\n"
+        "models:\n  - {id: row-a, model: \"4x19p25-6x5p4-d16\"}\n"
+        "  - {id: row-b, model: \"4x19p4-6x5p4-d16\"}\n")
+    out = tmp_path / "sweep"
+    run_experiment(definition, out, trials=1, epochs=1, models=["row-b"], progress=False)
+    assert [m.id for m in load_sweep_experiment(out).models] == ["row-b"]
+    run_experiment(definition, out, trials=1, epochs=1, models=["row-a"], progress=False)
+    assert [m.id for m in load_sweep_experiment(out).models] == ["row-a", "row-b"]
+    rows = read_tsv(out / "summary" / "summary.tsv")
+    assert [r["model_id"] for r in rows] == ["row-a", "row-b"]

@@ -33,7 +33,7 @@ from typing import Any, Iterator
 from motiflens import _io
 from motiflens.errors import ConfigError, DatasetError
 from motiflens.experiments.executors import SweepError, make_executor
-from motiflens.experiments.registry import Experiment, load_experiment
+from motiflens.experiments.registry import Experiment, _read_yaml, experiment_from_dict, load_experiment
 from motiflens.experiments.trials import (  # noqa: F401 - re-exported: the sweep's vocabulary
     RECORD_FORMAT, RESULT, TRIAL, TrialGroup, TrialTask, _clean_partial_files, _history_seconds,
     build_spec, group_by_model, item_tasks, mark_done, run_item, run_trial, run_trial_group,
@@ -159,9 +159,28 @@ def _sweep_record(experiment: Experiment, sweep_seed: int, epochs: int | None,
     }
 
 
+def _with_recorded_rows(out_dir: Path, experiment: Experiment,
+                        full_order: list[str] | None) -> Experiment:
+    """``experiment`` plus the rows an earlier run of this sweep directory had and a
+    ``--models`` subset leaves out, in the experiment's order: resuming a few rows must not
+    drop the others from ``experiment.yaml`` (and so from the summary)."""
+    path = out_dir / EXPERIMENT
+    if not path.is_file():
+        return experiment
+    saved = experiment_from_dict(_read_yaml(path), source=str(path))
+    current = {m.id for m in experiment.models}
+    extra = [m for m in saved.models if m.id not in current]
+    if saved.name != experiment.name or not extra:
+        return experiment
+    order = {mid: i for i, mid in enumerate(full_order or [])}
+    rows = sorted(experiment.models + extra, key=lambda m: order.get(m.id, len(order)))
+    return dataclasses.replace(experiment, models=rows)
+
+
 def _check_or_write_sweep(out_dir: Path, record: dict[str, Any], experiment: Experiment,
                           trials: int, executor: Any, vectorize: bool = False,
-                          digest: str | None = None) -> None:
+                          digest: str | None = None, full_order: list[str] | None = None) -> None:
+    experiment = _with_recorded_rows(out_dir, experiment, full_order)
     path = out_dir / SWEEP
     if path.is_file():
         saved = _io.read_json(path)
@@ -276,6 +295,7 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
     experiment = load_experiment(name_or_yaml)
     if train:
         experiment = _with_train_overrides(experiment, train)
+    full_order = [m.id for m in experiment.models]
     experiment = subset_experiment(experiment, models=models, n_sequences=n_sequences)
     validate_before_work(experiment, trials=trials, epochs=epochs, workers=workers, data=data)
     if vectorize and ray:
@@ -290,7 +310,7 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
 
     with _sweep_lock(out):
         return _run_locked(experiment, out, executor, trials, sweep_seed, epochs, data, progress,
-                           vectorize)
+                           vectorize, full_order=full_order)
 
 
 def subset_experiment(experiment: Experiment, models: list[str] | None = None,
@@ -398,7 +418,7 @@ def _sweep_lock(out: Path) -> Iterator[None]:
 
 def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, sweep_seed: int,
                 epochs: int | None, data: str | Path | None, progress: bool,
-                vectorize: bool = False) -> Path:
+                vectorize: bool = False, full_order: list[str] | None = None) -> Path:
     from tqdm.auto import tqdm
 
     from motiflens.experiments.aggregate import write_summary
@@ -411,7 +431,8 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
         build_spec(entry, length, n_outputs)
     digest = verify_dataset(out, dataset)
     _check_or_write_sweep(out, _sweep_record(experiment, sweep_seed, epochs, dataset, out),
-                          experiment, trials, executor, vectorize, digest=digest)
+                          experiment, trials, executor, vectorize, digest=digest,
+                          full_order=full_order)
 
     tasks = plan_trials(experiment, out, trials, sweep_seed, dataset, epochs)
     todo = [t for t in tasks if not (Path(t.trial_dir) / RESULT).is_file()]

@@ -95,17 +95,21 @@ def dataset_ground_truth(label_names: Sequence[str], attrs: dict[str, Any],
 
     In order: the dataset's own relevant-motif map (``attrs["relevant_motifs"]``, e.g. the
     real-data example); else, for labels that are the paper's TFs (the synthetic benchmark, the
-    DeepSEA subset), the ground-truth ID list ``gt_list``; labels known to neither have no
-    ground truth. An empty result means "no ground truth": nothing is scored against it.
+    DeepSEA subset), the ground-truth ID list ``gt_list``; else, for labels the committed
+    relevant-motif map knows by name or alias (``resources/relevant_motifs.yaml``: a user's
+    own ``MafK`` / ``Oct4`` FASTA), that list. Labels known to none have no ground truth; an
+    empty result means "no ground truth": nothing is scored against it.
     """
-    from motiflens.data.example import dataset_relevant_motifs
+    from motiflens.data.example import dataset_relevant_motifs, relevant_motif_ids
     from motiflens.jaspar import ground_truth_ids
 
     own = dataset_relevant_motifs(attrs)
     if own is not None:
         return {label: list(own[label]) for label in label_names if own.get(label)}
     paper = ground_truth_ids(gt_list)
-    return {label: list(paper[label]) for label in label_names if label in paper}
+    known = relevant_motif_ids([label for label in label_names if label not in paper])
+    return {label: list(paper[label]) if label in paper else known[label]
+            for label in label_names if label in paper or label in known}
 
 
 def _reference_motifs(label_names: Sequence[str], gt_ids: dict[str, list[str]]) -> list:
