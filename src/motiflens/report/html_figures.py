@@ -60,7 +60,7 @@ def plot_training_curves(histories: Mapping[int, Path], title: str, out_stem: Pa
     png = out_stem.with_suffix(".png")
     for path in (png, out_stem.with_suffix(".pdf")):
         with _io.atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix[1:], dpi=110)
+            fig.savefig(tmp, format=path.suffix[1:], dpi=110 if path.suffix == ".pdf" else 80)
     plt.close(fig)
     return png
 
