@@ -345,3 +345,24 @@ def test_a_models_subset_resumed_later_keeps_every_row(tmp_path):
     assert [m.id for m in load_sweep_experiment(out).models] == ["row-a", "row-b"]
     rows = read_tsv(out / "summary" / "summary.tsv")
     assert [r["model_id"] for r in rows] == ["row-a", "row-b"]
+
+
+def test_a_file_dataset_sweep_finds_its_recorded_dataset(tmp_path):
+    """`analyze`/`reinterpret`/`report` on a table2-real sweep need no --data while the file the
+    sweep ran on is still there; when it is gone, the error names it and the flag."""
+    import json
+
+    from motiflens.errors import ConfigError
+    from motiflens.experiments.registry import load_experiment
+    from motiflens.experiments.sweep import prepare_dataset
+
+    experiment = load_experiment("table2-real")
+    data = tmp_path / "real.h5"
+    data.write_bytes(b"stand-in")
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"settings": {"dataset": str(data)}}))
+    assert prepare_dataset(experiment, out) == data.resolve()
+    data.unlink()
+    with pytest.raises(ConfigError, match=r"ran on .*real\.h5.*--data PATH.*motiflens data example"):
+        prepare_dataset(experiment, out)

@@ -91,13 +91,30 @@ def prepare_dataset(experiment: Experiment, out_dir: Path, data: str | Path | No
             path = candidate if candidate.exists() else path
         path = path.resolve()
     else:
+        recorded = _recorded_dataset(out_dir)
+        if recorded is not None and recorded.is_file():
+            return recorded  # the file this sweep ran on (its content digest is checked next)
+        where = f" (this sweep ran on {recorded}, which is not here)" if recorded else ""
         raise ConfigError(
-            f"experiment {experiment.name!r} trains on a dataset file: pass it with --data PATH "
-            "(build the in vivo set with `motiflens data deepsea ...`)"
+            f"experiment {experiment.name!r} trains on a dataset file{where}: pass it with "
+            "--data PATH (build it with `motiflens data example` for table2-real, `motiflens "
+            "data deepsea ...` for table2, or `motiflens data fasta ...` for your own)"
         )
     if not path.is_file():
         raise DatasetError(f"{path}: dataset file not found (experiment {experiment.name!r})")
     return path
+
+
+def _recorded_dataset(out_dir: Path) -> Path | None:
+    """The dataset path recorded in ``out_dir/sweep.json`` (relative paths: to ``out_dir``)."""
+    state = out_dir / SWEEP
+    if not state.is_file():
+        return None
+    text = _io.read_json(state).get("settings", {}).get("dataset")
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return (path if path.is_absolute() else out_dir / path).resolve()
 
 
 def verify_dataset(out_dir: Path, dataset: Path) -> str:
