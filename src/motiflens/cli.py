@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "these form the test set, e.g. chr8 chr9 (default: a random "
                                 "80/10/10 split)")
             d.add_argument("--valid-chroms", nargs="+", default=[],
-                           help="with --test-chroms: validation-set chromosomes, e.g. chr7")
+                           help="with --test-chroms: validation-set chromosomes, e.g. chr7 "
+                                "(default: none)")
         if name == "peaks":
             d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE",
                            help="one BED/narrowPeak file per label, in label order (required; "
