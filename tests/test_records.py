@@ -48,6 +48,7 @@ def test_record_keeps_what_analyses_read_and_drops_the_rest():
     assert is_record_file("runs/m/trial-0/analysis/interpret/layer1/importance.tsv")
     assert not is_record_file("runs/m/trial-0/analysis/interpret/layer1/attribution_logos.pdf")
     assert is_record_file("report.html") and is_record_file("figures/pool_size.pdf")
+    assert is_record_file("figures/fig4.png") and is_record_file("figures/s2fig.pdf")  # in vivo
     for dropped in ("runs/m/trial-0/last.pt", "data/synthetic.h5", "figures/CNN-1_training.png",
                     "runs/m/trial-0/interpret/layer1/logos.png", ".lock",
                     "runs/m/trial-0/.tmp-result.json-x"):

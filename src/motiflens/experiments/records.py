@@ -44,7 +44,8 @@ RECORD_PATTERNS = (
     "runs/*/trial-*/reinterpret/*/layer*/*.meme", "runs/*/trial-*/reinterpret/*/layer*/*.tsv",
     "runs/*/trial-*/reinterpret/*/layer*/summary.json",
     "runs/*/trial-*/analysis/*/layer*/*.tsv", "runs/*/trial-*/analysis/*/layer*/summary.json",
-    "report.html", "figures/fig2.*", "figures/fig3.*", "figures/s1fig.*", "figures/pool_size.*",
+    "report.html", "figures/fig2.*", "figures/fig3.*", "figures/s1fig.*", "figures/fig4.*",
+    "figures/s2fig.*", "figures/pool_size.*",
 )
 
 

@@ -136,7 +136,8 @@ def _draw_filter(ax: Any, ppm: np.ndarray | None, label: str, index: int) -> Non
 
 def pool_size_figure(rows: Sequence[dict[str, Any]], path_png: str | Path,
                      path_pdf: str | Path | None = None, title: str = "",
-                     paper: dict[str, tuple[float, float | None]] | None = None) -> Figure:
+                     paper: dict[str, tuple[float, float | None]] | None = None,
+                     truth_label: str = "ground truth") -> Figure:
     """Match fractions against first-layer pool size, mean ± sd error bars.
 
     Parameters
@@ -146,12 +147,13 @@ def pool_size_figure(rows: Sequence[dict[str, Any]], path_png: str | Path,
     paper : dict, optional
         ``{model_id: (mean, sd or None)}`` of the paper's ground-truth numbers, drawn as points.
     """
-    by_id = {r["model_id"]: r for r in rows if int(r["layer"]) == 1 and r["model_id"] in POOL_ROWS}
+    by_id = {r["model_id"]: r for r in rows if int(r["layer"]) == 1 and r["model_id"] in POOL_ROWS
+             and int(r.get("n_trials") or 0) > 0}  # rows not run yet are left out
     pools = sorted((POOL_ROWS[m], m) for m in by_id)
     fig = Figure(figsize=(6.4, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for metric, label, colour, shift in (("match_gt", "ground truth", "tab:blue", 0.97),
+    for metric, label, colour, shift in (("match_gt", truth_label, "tab:blue", 0.97),
                                          ("match_db", "any JASPAR motif", "tab:orange", 1.03)):
         xs = [p * shift for p, _ in pools]
         means = [_num(by_id[m].get(f"{metric}_mean")) for _, m in pools]
@@ -167,6 +169,7 @@ def pool_size_figure(rows: Sequence[dict[str, Any]], path_png: str | Path,
     n = sorted({int(by_id[m]["n_trials"]) for _, m in pools}) if pools else []
     ax.set_xscale("log")
     ax.set_xticks([p for p, _ in pools], [str(p) for p, _ in pools])
+    ax.set_xticks([], minor=True)  # no log-scale minor labels (3×10⁰ ...) between the pools
     ax.set_xlabel("first-layer max-pool size")
     ax.set_ylabel("fraction of first-layer filters")
     ax.set_ylim(-0.03, 1.03)
@@ -253,5 +256,6 @@ def write_paper_figures(results_dir: str | Path, rows: Sequence[dict[str, Any]],
     if sum(1 for r in rows if r["model_id"] in POOL_ROWS and int(r["layer"]) == 1) >= 2:
         written["pool_size"] = out / "pool_size.png"
         pool_size_figure(rows, written["pool_size"], out / "pool_size.pdf",
-                         title=f"{experiment_name} ({alignment} alignment)", paper=paper)
+                         title=f"{experiment_name} ({alignment} alignment)", paper=paper,
+                         truth_label="a relevant motif" if in_vivo else "ground truth")
     return written
