@@ -33,7 +33,7 @@ from typing import Any, Iterator
 from motiflens import _io
 from motiflens.errors import ConfigError, DatasetError
 from motiflens.experiments.executors import SweepError, make_executor
-from motiflens.experiments.registry import Experiment, _read_yaml, experiment_from_dict, load_experiment
+from motiflens.experiments.registry import Experiment, load_experiment
 from motiflens.experiments.trials import (  # noqa: F401 - re-exported: the sweep's vocabulary
     RECORD_FORMAT, RESULT, TRIAL, TrialGroup, TrialTask, _clean_partial_files, _history_seconds,
     build_spec, group_by_model, item_tasks, mark_done, run_item, run_trial, run_trial_group,
@@ -184,7 +184,7 @@ def _with_recorded_rows(out_dir: Path, experiment: Experiment,
     path = out_dir / EXPERIMENT
     if not path.is_file():
         return experiment
-    saved = experiment_from_dict(_read_yaml(path), source=str(path))
+    saved = load_experiment(path)
     current = {m.id for m in experiment.models}
     extra = [m for m in saved.models if m.id not in current]
     if saved.name != experiment.name or not extra:
