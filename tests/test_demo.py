@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from motiflens.demo import run_authors_code_demo
 
 
@@ -13,3 +15,5 @@ def test_authors_code_demo_prints_the_models_side_by_side(tmp_path, capsys):
     assert rows["CNN-25"]["precision"] in ("fp32", "bf16")
     result = tmp_path / "demo/authors-code/runs/CNN-25/trial-0/result.json"
     assert result.is_file()
+    config = json.loads((result.parent / "config.json").read_text())
+    assert config["train_config"]["dropout_masks"] == "fast"  # the committed sweeps' masks
