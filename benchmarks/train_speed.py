@@ -7,8 +7,8 @@ set), mini-batch 100, one epoch per measurement after a short warm-up. Variants:
 - ``fp32``: ``motiflens.train``'s epoch loop (multi-tensor Adam, L2 gradient in one fused call,
   loss read once per epoch, reshape-max pooling);
 - ``bf16``: the same under ``torch.autocast(bfloat16)`` (``TrainConfig(precision="bf16")``);
-- ``bf16-fast`` / ``vec5-bf16-fast``: ``bf16`` / ``vec5-bf16`` with the opt-in 16-bit dropout
-  masks (``TrainConfig(dropout_masks="fast")``);
+- ``fp32-fast`` / ``bf16-fast`` / ``vec5-bf16-fast``: ``fp32`` / ``bf16`` / ``vec5-bf16`` with
+  the opt-in 16-bit dropout masks (``TrainConfig(dropout_masks="fast")``);
 - ``bf16-torch`` / ``vec5-bf16-torch``: ``bf16`` / ``vec5-bf16`` without the numba kernels
   (window max/min of the fused batch norm + pool, overlapping max-pool): PyTorch's
   ``max(dim)`` / ``max_pool1d`` instead - the "before" of those kernels;
@@ -74,8 +74,8 @@ from motiflens.train import train_epoch as _train_epoch  # noqa: E402
 from motiflens.vectorized import VectorizedCNN  # noqa: E402
 from motiflens.vectorized import train_group_epoch as vectorized_epoch  # noqa: E402
 
-VARIANTS = ("baseline", "fp32", "bf16", "bf16-fast", "bf16-torch", "fp32-stock", "bf16-stock",
-            "compiled", "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast",
+VARIANTS = ("baseline", "fp32", "fp32-fast", "bf16", "bf16-fast", "bf16-torch", "fp32-stock",
+            "bf16-stock", "compiled", "compiled-bf16", "vec5", "vec5-bf16", "vec5-bf16-fast",
             "vec5-bf16-torch")
 
 
@@ -168,8 +168,8 @@ def _runner(variant: str, spec: ModelSpec, X: np.ndarray, Y: np.ndarray, device:
         return (lambda: baseline_epoch(model, opt, Xt, Yt, batch_size, generator=gen),
                 time.perf_counter() - t0, 1)
     masks = "fast" if variant.endswith("-fast") else "bernoulli"
-    if variant in ("fp32", "bf16", "bf16-fast", "fp32-stock", "bf16-stock", "compiled",
-                   "compiled-bf16"):
+    if variant in ("fp32", "fp32-fast", "bf16", "bf16-fast", "fp32-stock", "bf16-stock",
+                   "compiled", "compiled-bf16"):
         config = TrainConfig.for_protocol("paper", batch_size=batch_size, device=str(device),
                                           precision="bf16" if "bf16" in variant else "fp32",
                                           dropout_masks=masks)

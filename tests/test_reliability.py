@@ -105,6 +105,25 @@ def test_precision_follows_what_the_cpu_runs_natively(monkeypatch):
     assert resolve_precision("auto", cpu) == "bf16" and resolve_precision("bf16", cpu) == "bf16"
 
 
+def test_instruction_set_limits_are_respected_and_recorded(monkeypatch):
+    """Running this CPU as an AVX2-only one (oneDNN limited) must not pick bf16, and every
+    benchmark header and machine record says the limit was on."""
+    import torch
+
+    from motiflens._machine import describe_machine, machine_info
+    from motiflens.train import resolve_precision
+
+    for name in ("MOTIFLENS_NATIVE_BF16", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
+                 "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert machine_info()["isa_limits"] == {"ONEDNN_MAX_CPU_ISA": "avx2"}
+    assert describe_machine().endswith("| limited by ONEDNN_MAX_CPU_ISA=avx2")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert "isa_limits" not in machine_info() and "limited by" not in describe_machine()
+
+
 def test_history_seconds_count_every_session(tmp_path):
     from motiflens.experiments.sweep import _history_seconds
 
