@@ -174,7 +174,7 @@ def pool_size_figure(rows: Sequence[dict[str, Any]], path_png: str | Path,
     ax.set_ylabel("fraction of first-layer filters")
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="upper left")
     trials = "/".join(str(k) for k in n) or "0"
     ax.set_title(f"{title}\n({trials} trials per model)" if title else f"{trials} trials per model",
                  fontsize=10)
