@@ -302,20 +302,43 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['flops'] / peak:>10.1%}{r['setup_s']:>9.1f}", flush=True)
         if args.profile:
             print_profile(spec, variants[-1], X[: 5 * args.batch_size], Y[: 5 * args.batch_size],
-                          device, args.batch_size)
+                          device, args.batch_size,
+                          peak_bf16 if "bf16" in variants[-1] else peak)
     return 0
 
 
+def conv_flops(spec: ModelSpec, n: int) -> tuple[float, float]:
+    """(forward, backward) FLOPs of the conv layers for ``n`` sequences (the first layer's
+    backward computes the weight gradient only)."""
+    macs = [m for name, m in macs_per_sequence(spec) if name.startswith("conv")]
+    forward = 2.0 * sum(macs) * n
+    backward = 2.0 * (macs[0] + 2 * sum(macs[1:])) * n
+    return forward, backward
+
+
 def print_profile(spec: ModelSpec, variant: str, X: np.ndarray, Y: np.ndarray,
-                  device: torch.device, batch_size: int) -> None:
-    """Self CPU time per op over 5 training steps of ``variant`` (after one warm-up step)."""
+                  device: torch.device, batch_size: int, peak: float) -> None:
+    """Self CPU time per op over 5 training steps of ``variant`` (after one warm-up step), then
+    the rate of the convolution kernels alone against ``peak``, the matmul rate (FLOP/s) of the
+    variant's arithmetic: a ceiling that no saving elsewhere in the step can raise."""
     from torch.profiler import ProfilerActivity, profile
 
     run, _, _ = _runner(variant, spec, X, Y, device, batch_size, warmup=1)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run()
     print(f"\nper-op profile, {spec.name} {variant}, 5 steps of {batch_size}:")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15), flush=True)
+    self_s = {e.key: e.self_cpu_time_total / 1e6 for e in events}
+    total = sum(self_s.values())
+    fwd_s = self_s.get("aten::mkldnn_convolution", 0.0)
+    bwd_s = self_s.get("aten::convolution_backward", 0.0)
+    if fwd_s > 0 and bwd_s > 0 and total > 0:
+        fwd, bwd = conv_flops(spec, len(X))
+        print(f"convolution kernels alone: forward {fwd / fwd_s / 1e9:.1f} GFLOP/s "
+              f"({fwd / fwd_s / peak:.0%} of the {variant} matmul rate), backward {bwd / bwd_s / 1e9:.1f} GFLOP/s "
+              f"({bwd / bwd_s / peak:.0%}); {(fwd_s + bwd_s) / total:.0%} of the step's op time "
+              "(the rest: batch norm, pooling, dropout, optimizer, casts)", flush=True)
 
 
 def apply_malloc(mode: str) -> str:
