@@ -33,7 +33,7 @@ import numpy as np
 from motiflens import _io
 from motiflens.errors import ConfigError
 from motiflens.experiments.aggregate import collect_results, load_sweep_experiment, mean_sd
-from motiflens.experiments.sweep import prepare_dataset, verify_dataset
+from motiflens.experiments.sweep_data import prepare_dataset, verify_dataset
 from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
 ANALYSES = ("importance", "completeness", "nulls", "attribution")

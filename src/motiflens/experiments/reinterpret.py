@@ -34,7 +34,8 @@ from motiflens.experiments.aggregate import (
     collect_results, load_sweep_experiment, result_file, summarize, summary_dir, write_summary,
 )
 from motiflens.experiments.registry import InterpretSpec
-from motiflens.experiments.sweep import RECORD_FORMAT, prepare_dataset, verify_dataset
+from motiflens.experiments.sweep import RECORD_FORMAT
+from motiflens.experiments.sweep_data import prepare_dataset, verify_dataset
 from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
