@@ -30,7 +30,7 @@ def test_builtin_experiments_are_the_papers():
     assert set(list_experiments()) == {
         "table1-paper-text", "table1-authors-code", "table1-code-protocol",
         "deeper-layers-paper-text", "deeper-layers-authors-code", "table2",
-        "activations-authors-code", "table2-real"}
+        "activations-authors-code", "table2-real", "activations-real"}
     table1 = load_experiment("table1")  # earlier name of table1-paper-text
     assert table1.name == "table1-paper-text" and table1.fidelity == "text"
     ids = [m.id for m in table1.models]
@@ -304,3 +304,17 @@ def test_seed_from_pairs_a_row_with_its_twin(tmp_path):
     assert seeds[("CNN-2", 0)] == seeds[("CNN-2-exp", 0)] != seeds[("CNN-2", 1)]
     spec = build_spec(tasks[-1], 200, 12)
     assert spec.conv[0].activation == "exponential" and spec.conv[1].activation == "relu"
+
+
+def test_activations_real_pairs_each_row_with_its_table2_real_twin(tmp_path):
+    """Each exponential row trains with the seeds of its ReLU row in table2-real (same sweep
+    seed), on the same dataset settings, so `motiflens compare` can pair them trial by trial."""
+    relu, exp = load_experiment("table2-real"), load_experiment("activations-real")
+    assert exp.dataset == relu.dataset and exp.train == relu.train
+    assert exp.protocol == relu.protocol and exp.interpret == relu.interpret
+    data = tmp_path / "d.h5"
+    relu_seeds = {(t.model_id, t.trial): t.seed for t in plan_trials(relu, tmp_path / "a", 2, 0, data)}
+    for task in plan_trials(exp, tmp_path / "b", 2, 0, data):
+        twin = task.model_id.removesuffix("-exp")
+        assert task.seed == relu_seeds[(twin, task.trial)]
+        assert task.activations == {1: "exponential"}
