@@ -187,3 +187,22 @@ def test_in_vivo_sweeps_get_the_in_vivo_figures_with_relevant_motifs(sweep, tmp_
     assert set(written) == {"s2fig"}
     assert written["s2fig"].read_bytes().startswith(b"\x89PNG")
     assert set(write_paper_figures(sweep, [], ["MafK"], "x", "code", tmp_path)) == {"s1fig"}
+
+
+def test_exponential_rows_get_their_own_logo_figures(sweep, tmp_path):
+    """Rows with an exponential first layer (ids <model>-exp, the activation experiments) get
+    the same figures as their ReLU twins, named <figure>-exp, and records keep them."""
+    import shutil
+
+    from motiflens.experiments.records import is_record_file
+    from motiflens.report.figures import write_paper_figures
+
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    shutil.move(copy / "runs" / "CNN-1", copy / "runs" / "CNN-1-exp")
+    written = write_paper_figures(copy, [], ["MafK", "Oct4"], "real", "code", tmp_path / "f",
+                                  in_vivo=True)
+    assert set(written) == {"s2fig-exp"}
+    assert written["s2fig-exp"].read_bytes().startswith(b"\x89PNG")
+    assert is_record_file("figures/s2fig-exp.png") and is_record_file("figures/fig2-exp.pdf")
+    assert not is_record_file("figures/fig9-exp.png")

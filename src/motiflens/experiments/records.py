@@ -44,8 +44,9 @@ RECORD_PATTERNS = (
     "runs/*/trial-*/reinterpret/*/layer*/*.meme", "runs/*/trial-*/reinterpret/*/layer*/*.tsv",
     "runs/*/trial-*/reinterpret/*/layer*/summary.json",
     "runs/*/trial-*/analysis/*/layer*/*.tsv", "runs/*/trial-*/analysis/*/layer*/summary.json",
-    "report.html", "figures/fig2.*", "figures/fig3.*", "figures/s1fig.*", "figures/fig4.*",
-    "figures/s2fig.*", "figures/pool_size.*",
+    "report.html", "figures/pool_size.*",
+    *(f"figures/{name}{twin}.*" for name in ("fig2", "fig3", "s1fig", "fig4", "s2fig")
+      for twin in ("", "-exp")),
 )
 
 

@@ -205,6 +205,15 @@ IN_VIVO_LOGO_FIGURES = {
 }
 
 
+def with_exponential_twins(figures: dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
+                           ) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
+    """``figures`` plus ``<name>-exp``: the same figure of the rows with an exponential first
+    layer (ids ``<model>-exp``, as in the activation experiments)."""
+    twins = {f"{name}-exp": (tuple(f"{m}-exp" for m in models), layers)
+             for name, (models, layers) in figures.items()}
+    return {**figures, **twins}
+
+
 def relevant_references(label_names: Sequence[str]) -> list[Motif]:
     """One reference motif per real-data label: the first matrix of its relevant-motif list
     (``resources/relevant_motifs.yaml``: MAFK for MafK, POU5F1 for Oct4), named by its label."""
@@ -232,7 +241,7 @@ def write_paper_figures(results_dir: str | Path, rows: Sequence[dict[str, Any]],
     written: dict[str, Path] = {}
     refs = (relevant_references(label_names) if in_vivo else []) or references_for(label_names)
     where = f"reinterpret/{variant}" if variant else "interpret"
-    figures = IN_VIVO_LOGO_FIGURES if in_vivo else PAPER_LOGO_FIGURES
+    figures = with_exponential_twins(IN_VIVO_LOGO_FIGURES if in_vivo else PAPER_LOGO_FIGURES)
     for name, (models, layers) in figures.items():
         sections = []
         for model in models:
@@ -247,7 +256,8 @@ def write_paper_figures(results_dir: str | Path, rows: Sequence[dict[str, Any]],
             break
         if not sections:
             continue
-        title = (f"{experiment_name}: {name.upper()} analogue — trial {trial}, {alignment} "
+        label = name.upper().replace("-EXP", ", exponential first layer")
+        title = (f"{experiment_name}: {label} analogue — trial {trial}, {alignment} "
                  "alignment; title = significant Tomtom match (E ≤ 0.1)")
         written[name] = out / f"{name}.png"
         logo_figure(sections, refs, written[name], out / f"{name}.pdf", title=title,
