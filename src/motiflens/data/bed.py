@@ -129,7 +129,7 @@ def build_bed(genome: str | os.PathLike, beds: Mapping[str, str | os.PathLike],
                 seq = np.where(seq == _N_CODE, _N_CODE, 3 - seq)[::-1].astype(np.uint8)
             codes.append(seq)
     Y = np.stack([windows[k] for k in keys]) if keys else np.zeros((0, len(names)), np.uint8)
-    split_idx = np.array([SPLITS.index(splitter.split_of(k[0])) for k in keys], dtype=np.int64)
+    split_idx = splitter.indices(k[0] for k in keys)
     skips.log(f"{out}: ")
     check_split_counts({s: int((split_idx == i).sum()) for i, s in enumerate(SPLITS)}, f"{out}",
                        f"test chromosomes {list(test_chroms)}, validation chromosomes "

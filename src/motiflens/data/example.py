@@ -267,7 +267,7 @@ def build_example(out: str | os.PathLike, *, cache: str | os.PathLike | None = N
     files = extract_fasta(wheel_path, cache_dir(cache) / f"janggu-{JANGGU_VERSION}")
     peaks, merged = collect_peaks(files)
     Y = np.array([[label in p.labels for label in LABEL_NAMES] for p in peaks], dtype=np.uint8)
-    split_idx = np.array([SPLITS.index(splitter.split_of(p.chrom)) for p in peaks])
+    split_idx = splitter.indices(p.chrom for p in peaks)
     counts = _split_counts(peaks, split_idx, design == "shuffled")
     check_split_counts({s: counts[s]["peaks"] for s in SPLITS}, str(out),
                        f"test chromosomes {list(test_chroms)}, validation chromosomes "

@@ -72,16 +72,15 @@ def _chromosome_splits(records: Sequence[FastaRecord], test_chroms: Sequence[str
                        valid_chroms: Sequence[str]) -> np.ndarray:
     """(n,) split indices 0/1/2 by each record's chromosome, read from its name
     (``chrom:start-end``): whole chromosomes held out, as Koo & Eddy hold out chr8 and chr9."""
-    splitter = ChromSplit(tuple(test_chroms), tuple(valid_chroms))
-    out = np.zeros(len(records), dtype=np.int64)
-    for r, rec in enumerate(records):
+    chroms = []
+    for rec in records:
         match = _INTERVAL.match(rec.name)
         if match is None:
             raise FormatError(rec.path, f"record '{rec.name}': expected a name chrom:start-end "
                                         "to split by chromosome (--test-chroms/--valid-chroms); "
                                         "drop those flags for a random split", line=rec.line)
-        out[r] = SPLITS.index(splitter.split_of(match["chrom"]))
-    return out
+        chroms.append(match["chrom"])
+    return ChromSplit(tuple(test_chroms), tuple(valid_chroms)).indices(chroms)
 
 
 def _parse_labels(rec: FastaRecord, label_field: str | int) -> list[str]:

@@ -338,6 +338,10 @@ class ChromSplit:
             return "valid"
         return "train"
 
+    def indices(self, chroms: Iterable[str]) -> np.ndarray:
+        """(n,) int64 index into :data:`SPLITS` of each chromosome's split."""
+        return np.array([SPLITS.index(self.split_of(c)) for c in chroms], dtype=np.int64)
+
 
 def check_split_counts(counts: dict[str, int], what: str, hint: str) -> None:
     """Raise DatasetError when the dataset or any split would be empty."""
