@@ -32,30 +32,26 @@ from motiflens._machine import describe_machine
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "MOTIFLENS_NATIVE_BF16": "0"}
 
+#: train_speed's matmul measurement, in a fresh process so that ``env``'s limits apply to torch.
 _MATMUL = """
-import time, torch
+import sys, torch
+sys.path.insert(0, {bench!r})
+from train_speed import matmul_flops
 torch.set_num_threads(2)
-a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-for _ in range(2): torch.mm(a, b)
-best = 0.0
-for _ in range(3):
-    t0 = time.perf_counter()
-    for _ in range(10): torch.mm(a, b)
-    best = max(best, 2 * 2048**3 * 10 / (time.perf_counter() - t0))
-print(best / 1e9)
+print(matmul_flops(torch.device("cpu")) / 1e9)
 """
 
 
 def matmul_gflops(env: dict[str, str]) -> float:
     """2-thread fp32 2048² matmul rate (GFLOP/s) in a fresh process under ``env``."""
-    out = subprocess.run([sys.executable, "-c", _MATMUL], env=env, capture_output=True,
+    code = _MATMUL.format(bench=str(Path(__file__).resolve().parent))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout
     return float(out.strip().splitlines()[-1])
 
 
 def run_demo(out: Path, flags: list[str], env: dict[str, str], log: Path) -> float:
     """Run the demo into ``out`` (working directory ``out``), its output to ``log``; seconds."""
-    out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "motiflens.demo", "--out", str(out / "demo"), *flags]
     t0 = time.perf_counter()
     with open(log, "w") as fh:
@@ -89,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
              else ""), flush=True)
     rate = matmul_gflops(env)
     print(f"fp32 matmul 2048², 2 threads: {rate:.1f} GFLOP/s", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     if args.real and args.real_data:
-        (args.out / "data_cache").mkdir(parents=True, exist_ok=True)
         link = args.out / "data_cache" / "real.h5"
+        link.parent.mkdir(exist_ok=True)
         link.unlink(missing_ok=True)
         link.symlink_to(args.real_data.resolve())
-    args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "demo.log"
     flags = [f for f, on in (("--real", args.real), ("--quick", args.quick)) if on]
     seconds = run_demo(args.out, flags, env, log)

@@ -90,8 +90,9 @@ def machine_info() -> dict[str, Any]:
         "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "native_bf16": native_bf16(),
         "logical_cpus": os.cpu_count(),
     }
-    if isa_limits():
-        info["isa_limits"] = isa_limits()
+    limits = isa_limits()
+    if limits:
+        info["isa_limits"] = limits
     torch = sys.modules.get("torch")
     if torch is not None:
         info["torch_threads"] = int(torch.get_num_threads())
