@@ -304,19 +304,25 @@ def test_vectorize_refuses_ray(tiny_yaml, tmp_path):
 
 
 def test_command_line_train_overrides_are_recorded_and_checked_on_resume(train_only, tmp_path):
-    """reproduce --precision bf16 --fast-dropout: every trial trains with them, the sweep
-    records them, and resuming without them is refused (the results would mix settings)."""
+    """reproduce --precision auto --fast-dropout: every trial trains with them, the sweep
+    records them, and resuming without them is refused (the results would mix settings).
+    ``auto`` rather than ``bf16``: the test must pass on CPUs without native bf16 too."""
+    from motiflens._machine import native_bf16
+
     definition, data, _ = train_only
-    out = tmp_path / "bf16"
-    overrides = {"precision": "bf16", "dropout_masks": "fast"}
+    out = tmp_path / "auto"
+    overrides = {"precision": "auto", "dropout_masks": "fast"}
     run_experiment(definition, out, trials=1, epochs=1, progress=False, data=data,
                    train=overrides)
-    config = json.loads((out / "runs" / "tiny-a" / "trial-0" / "config.json").read_text())
-    assert config["train_config"]["precision"] == "bf16"
+    trial = out / "runs" / "tiny-a" / "trial-0"
+    resolved = "bf16" if native_bf16() else "fp32"  # what "auto" means on this CPU
+    config = json.loads((trial / "config.json").read_text())
+    assert config["train_config"]["precision"] == resolved
     assert config["train_config"]["dropout_masks"] == "fast"
+    assert json.loads((trial / "result.json").read_text())["precision"] == resolved
     settings = json.loads((out / "sweep.json").read_text())["settings"]
-    assert settings["train"]["precision"] == "bf16"
-    assert "bf16" in (out / "experiment.yaml").read_text()
+    assert settings["train"]["precision"] == "auto"
+    assert "auto" in (out / "experiment.yaml").read_text()
     with pytest.raises(ConfigError, match="other settings"):
         run_experiment(definition, out, trials=1, epochs=1, progress=False, data=data)
     with pytest.raises(ConfigError, match="precision"):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from motiflens._io import read_json
+from motiflens._machine import native_bf16
 from motiflens.data import Dataset, Split, load_dataset, write_dataset
 from motiflens.errors import ConfigError, FormatError
 from motiflens.models import ConvBlockSpec, ModelSpec, build_model
@@ -268,13 +269,18 @@ def test_load_run_errors_are_clear(tmp_path):
         load_run(tmp_path)
 
 
-def test_precision_and_compile_are_validated_and_recorded(tmp_path):
+def test_precision_and_compile_are_validated():
     with pytest.raises(ConfigError, match="precision"):
         fast_config(precision="fp8")
     with pytest.raises(ConfigError, match="fp16"):
         fast_config(precision="fp16", device="cpu")
     with pytest.raises(ConfigError, match="compile"):
         fast_config(compile="yes")
+
+
+@pytest.mark.skipif(not native_bf16(), reason="bf16 training is refused on CPUs without native "
+                    "bf16 (that refusal: test_reliability.py)")
+def test_bf16_runs_are_recorded_and_deterministic(tmp_path):
     data = planted_dataset()
     result = train(tiny_spec(), data, fast_config(precision="bf16", max_epochs=2), tmp_path / "b",
                    progress=False)

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from motiflens._io import read_json
+from motiflens._machine import native_bf16
 from motiflens.errors import ConfigError
 from motiflens.models import ConvBlockSpec, ModelSpec, build_model
-from motiflens.train import HISTORY_COLUMNS, TrainConfig, load_run, train
+from motiflens.train import HISTORY_COLUMNS, load_run, train
 from motiflens.vectorized import VectorizedCNN, train_trials
 from test_train import LENGTH, fast_config, planted_dataset
 
@@ -159,6 +160,8 @@ def test_same_seeds_same_numbers(tmp_path):
         assert r1["best_valid_loss"] == r2["best_valid_loss"]
 
 
+@pytest.mark.skipif(not native_bf16(), reason="bf16 training is refused on CPUs without native "
+                    "bf16 (that refusal: test_reliability.py)")
 def test_bf16_precision_is_recorded_and_close_to_fp32(tmp_path):
     data = planted_dataset()
     results = {}
@@ -183,3 +186,42 @@ def test_grouped_and_per_trial_convolutions_agree():
         model.conv_impl = impl
         outs[impl] = model(x)
     torch.testing.assert_close(outs["grouped"], outs["loop"], atol=1e-5, rtol=1e-5)
+
+
+def test_the_accelerator_code_path_run_on_the_cpu_agrees_with_the_cpu_path(tmp_path, monkeypatch):
+    """What a GPU runs, run on the CPU: the training set resident as uint8 and cast per batch
+    (bit for bit the CPU path's results), then also one grouped convolution per layer for all
+    trials (the same results to float rounding)."""
+    import motiflens.train.vectorized as vectorized_module
+    from motiflens.train.batches import device_tensor
+
+    data = planted_dataset()
+    configs = [fast_config(seed=s, max_epochs=3) for s in SEEDS[:2]]
+
+    def run(name: str) -> list[dict]:
+        return train_trials(two_layer_spec(), data, configs,
+                            [tmp_path / name / str(i) for i in range(len(configs))])
+
+    cpu = run("cpu")
+    dtypes = []
+
+    def compact(array, device):
+        tensor = device_tensor(array, device, compact=True)
+        dtypes.append(tensor.dtype)
+        return tensor
+
+    monkeypatch.setattr(vectorized_module, "device_tensor", compact)
+    resident = run("resident")
+    assert dtypes[:3] == [torch.uint8, torch.uint8, torch.uint8]  # train X, Y and valid X
+    for a, b in zip(cpu, resident):
+        assert a["test"] == b["test"] and a["best_epoch"] == b["best_epoch"]
+    monkeypatch.setattr(VectorizedCNN, "_grouped", lambda self, h: True)
+    grouped = run("grouped")
+    for a, b in zip(cpu, grouped):
+        assert abs(a["test"]["mean_auroc"] - b["test"]["mean_auroc"]) < 0.01
+    for i in range(len(configs)):
+        w_cpu = torch.load(tmp_path / "cpu" / str(i) / "checkpoint.pt", weights_only=True)
+        w_grp = torch.load(tmp_path / "grouped" / str(i) / "checkpoint.pt", weights_only=True)
+        first = next(k for k in w_cpu["state_dict"] if k.endswith("weight"))
+        torch.testing.assert_close(w_cpu["state_dict"][first], w_grp["state_dict"][first],
+                                   atol=1e-3, rtol=1e-3)

@@ -95,7 +95,8 @@ def read_rows(array: Any, start: int, stop: int) -> torch.Tensor:
     return _to_float_tensor(array[start:stop])
 
 
-def device_tensor(array: Any, device: torch.device) -> torch.Tensor | None:
+def device_tensor(array: Any, device: torch.device, compact: bool | None = None
+                  ) -> torch.Tensor | None:
     """An in-memory array as a tensor resident on ``device``, or None to stream it instead.
 
     On an accelerator a one-hot / 0-1 array is stored as uint8 (4x smaller; batches are cast
@@ -107,10 +108,13 @@ def device_tensor(array: Any, device: torch.device) -> torch.Tensor | None:
     ----------
     array : (N, ...) numpy array or tensor
     device : torch.device
+    compact : bool, optional
+        Store as on an accelerator (uint8 when 0/1, size limit); default: on accelerators only.
+        ``True`` on the CPU runs the accelerator's data path there (tests do).
     """
     if not is_in_memory(array):
         return None
-    if device.type == "cpu":
+    if not (device.type != "cpu" if compact is None else compact):
         return _to_float_tensor(array)
     n_values = array.size if isinstance(array, np.ndarray) else array.numel()
     if n_values * 4 > DEVICE_CACHE_BYTES:
