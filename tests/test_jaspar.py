@@ -44,7 +44,7 @@ def test_paper_tfs_class_order():
 
 
 def test_ground_truth_motifs_match_spec_table(no_network):
-    jaspar._cached_by_ids.cache_clear()
+    jaspar._pyjaspar_by_ids.cache_clear()
     motifs = jaspar.ground_truth_motifs()
     assert [(m.name, (m.id, m.width)) for m in motifs] == list(SPEC_GROUND_TRUTH.items())
     arid3a = motifs[0]
@@ -58,7 +58,7 @@ def test_ground_truth_motifs_match_spec_table(no_network):
 
 
 def test_database_sizes_offline(no_network):
-    jaspar._cached_database.cache_clear()
+    jaspar._pyjaspar_database.cache_clear()
     db = jaspar.jaspar_database()
     assert len(db) == 519
     assert "MA0615.1" in {m.id for m in db}

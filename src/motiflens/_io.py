@@ -119,7 +119,8 @@ def git_revision(start: str | os.PathLike | None = None) -> str | None:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that decide numerical results."""
+    """Versions of Python and of the packages that decide numerical results (and the JASPAR
+    snapshot folder in use, if any)."""
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0]}
@@ -128,6 +129,9 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
+    snapshot = os.environ.get("MOTIFLENS_JASPAR_SNAPSHOT", "").strip()  # motiflens.jaspar_snapshot
+    if snapshot:
+        versions["jaspar_snapshot"] = snapshot  # JASPAR matrices read from this folder
     return versions
 
 

@@ -26,7 +26,11 @@ from motiflens.cli_commands.experiments import (
     cmd_report,
 )
 from motiflens.cli_commands.experiments import cmd_reproduce as _run_reproduce
-from motiflens.cli_commands.interpretation import cmd_interpret, cmd_tomtom
+from motiflens.cli_commands.interpretation import (
+    cmd_interpret,
+    cmd_jaspar_snapshot,
+    cmd_tomtom,
+)
 # _print_metrics and dataset_size_gb are re-exported: this module was their home.
 from motiflens.cli_commands.training import (  # noqa: F401
     _print_metrics,
@@ -186,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="motif pseudocount (Tomtom -motif-pseudo), weighted by nsites "
                         "(default: %(default)s)")
     p.set_defaults(func=cmd_tomtom)
+
+    p = sub.add_parser("jaspar-snapshot", help="copy a JASPAR release out of pyjaspar for "
+                       "machines without it (read through MOTIFLENS_JASPAR_SNAPSHOT)")
+    p.add_argument("--release", default="JASPAR2016", help="default: %(default)s")
+    p.add_argument("--out", required=True, help="folder for the snapshot files")
+    p.set_defaults(func=cmd_jaspar_snapshot)
 
     p = sub.add_parser("data", help="build an HDF5 dataset from real data")
     dsub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")

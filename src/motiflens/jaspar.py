@@ -1,7 +1,9 @@
 """JASPAR motifs, offline: the paper's 12 ground-truth motifs, whole JASPAR collections and the
 ground-truth ID lists used to score filters (docs/PAPER.md §1 and §5).
 
-Matrices come from the SQLite databases bundled with ``pyjaspar`` (JASPAR2014 ... JASPAR2026);
+Matrices come from the SQLite databases bundled with ``pyjaspar`` (JASPAR2014 ... JASPAR2026),
+or, for a release held by the snapshot folder named in ``MOTIFLENS_JASPAR_SNAPSHOT``, from that
+snapshot (:mod:`motiflens.jaspar_snapshot`: the same matrices, for machines without pyjaspar);
 nothing here touches the network. PPM = counts / column sum, no pseudocount. Query results are
 cached in-process; every call returns fresh ``Motif`` copies, so callers may modify them.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from motiflens import jaspar_snapshot as snapshot
 from motiflens.errors import ConfigError, FormatError
 from motiflens.motifs import Motif, read_jaspar, read_meme
 
@@ -28,6 +32,7 @@ __all__ = [
     "available_releases",
     "ground_truth_id_lists",
     "ground_truth_ids",
+    "export_snapshot",
     "ground_truth_motifs",
     "jaspar_database",
     "load_motif_source",
@@ -63,10 +68,26 @@ _JASPAR_SUFFIXES = {".jaspar", ".pfm"}
 # pyjaspar access
 # --------------------------------------------------------------------------------------------
 def available_releases() -> list[str]:
-    """Names of the JASPAR releases bundled with pyjaspar, oldest first (e.g. ``JASPAR2016``)."""
-    import pyjaspar
+    """Names of the JASPAR releases at hand, oldest first (e.g. ``JASPAR2016``): pyjaspar's and
+    the snapshot folder's (``MOTIFLENS_JASPAR_SNAPSHOT``)."""
+    releases = set(snapshot.snapshot_releases())
+    try:
+        import pyjaspar
+    except ImportError:
+        if not releases:
+            raise ConfigError(
+                "no JASPAR release available: pyjaspar is not installed and "
+                f"{snapshot.SNAPSHOT_ENV} names no snapshot; install pyjaspar, or write a "
+                "snapshot elsewhere with `motiflens jaspar-snapshot` and point "
+                f"{snapshot.SNAPSHOT_ENV} at it") from None
+    else:
+        releases.update(pyjaspar.jaspar_releases)
+    return sorted(releases)
 
-    return sorted(pyjaspar.jaspar_releases)
+
+def _from_snapshot(release: str) -> bool:
+    """True when the snapshot folder holds ``release`` (it then wins over pyjaspar)."""
+    return release in snapshot.snapshot_releases()
 
 
 def _check_release(release: str) -> None:
@@ -109,9 +130,24 @@ def _check_filter(db: Any, release: str, collection: str | None, tax_group: str 
             )
 
 
+def _counts(jmotif: Any) -> np.ndarray:
+    """``(4, w)`` float64 counts of a Bio.motifs.jaspar.Motif, rows A, C, G, T."""
+    return np.array([jmotif.counts[b] for b in "ACGT"], dtype=np.float64)
+
+
+def _usable(counts: np.ndarray) -> bool:
+    """Counts that make a PPM: finite, non-negative, no empty column. Two UNVALIDATED matrices
+    of JASPAR2022-2026 (UN0498.1, UN0570.1) have empty columns."""
+    return bool(np.all(np.isfinite(counts)) and np.all(counts >= 0)
+                and np.all(counts.sum(axis=0) > 0))
+
+
 def _to_motif(jmotif: Any, name: str | None = None) -> Motif:
     """Bio.motifs.jaspar.Motif -> Motif with PPM = counts / column sum."""
-    counts = np.array([jmotif.counts[b] for b in "ACGT"], dtype=np.float64)
+    counts = _counts(jmotif)
+    if not _usable(counts):
+        raise ConfigError(f"JASPAR matrix {jmotif.matrix_id} has a column without counts (it "
+                          "cannot be a PPM); leave it out of the query")
     totals = counts.sum(axis=0)
     nsites = int(round(totals.max()))
     return Motif(jmotif.matrix_id, counts / totals, name=name or jmotif.name, nsites=nsites)
@@ -121,16 +157,47 @@ def _copy(motifs: Iterable[Motif]) -> list[Motif]:
     return [Motif(m.id, m.ppm.copy(), name=m.name, nsites=m.nsites) for m in motifs]
 
 
+def _cached_database(release: str, collection: str | None, tax_group: str | None,
+                     latest: bool) -> tuple[Motif, ...]:
+    if _from_snapshot(release):
+        return _snapshot_database(release, collection, tax_group, latest)
+    return _pyjaspar_database(release, collection, tax_group, latest)
+
+
 @functools.lru_cache(maxsize=32)
-def _cached_database(
+def _pyjaspar_database(
     release: str, collection: str | None, tax_group: str | None, latest: bool
 ) -> tuple[Motif, ...]:
     db = _open_db(release)
     try:
         _check_filter(db, release, collection, tax_group)
-        return tuple(_to_motif(m) for m in _fetch_filtered(db, collection, tax_group, latest))
+        fetched = _fetch_filtered(db, collection, tax_group, latest)
     finally:
         db.conn.close()
+    left_out = [m.matrix_id for m in fetched if not _usable(_counts(m))]
+    if left_out:
+        warnings.warn(f"{release}: left out {', '.join(left_out)} (a column without counts: "
+                      "not a PPM)", stacklevel=3)
+    return tuple(_to_motif(m) for m in fetched if m.matrix_id not in left_out)
+
+
+def _snapshot_database(release: str, collection: str | None, tax_group: str | None,
+                       latest: bool) -> tuple[Motif, ...]:
+    """As :func:`_pyjaspar_database`, from the snapshot (same order: internal IDs)."""
+    entries = snapshot.read_snapshot(release)
+    if collection is not None and collection.upper() not in {e.collection for e in entries}:
+        raise ConfigError(
+            f"unknown JASPAR collection {collection!r} in {release}; expected one of "
+            f"{', '.join(sorted({e.collection for e in entries}))}")
+    groups = {e.tax_group for e in entries if e.tax_group}
+    if tax_group is not None and tax_group.lower() not in groups:
+        raise ConfigError(
+            f"unknown JASPAR tax group {tax_group!r} in {release}; expected one of "
+            f"{', '.join(sorted(groups))}")
+    return tuple(e.motif for e in entries
+                 if (collection is None or e.collection == collection.upper())
+                 and (tax_group is None or e.tax_group == tax_group.lower())
+                 and (e.latest or not latest))
 
 
 def _fetch_filtered(db: Any, collection: str | None, tax_group: str | None, latest: bool) -> list:
@@ -151,8 +218,18 @@ def _fetch_filtered(db: Any, collection: str | None, tax_group: str | None, late
     ))
 
 
-@functools.lru_cache(maxsize=16)
 def _cached_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
+    if not _from_snapshot(release):
+        return _pyjaspar_by_ids(release, ids)
+    by_id = {e.motif.id: e.motif for e in snapshot.read_snapshot(release)}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise ConfigError(f"JASPAR matrix {missing[0]} is not in release {release}")
+    return tuple(by_id[i] for i in ids)
+
+
+@functools.lru_cache(maxsize=16)
+def _pyjaspar_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
     db = _open_db(release)
     try:
         motifs = []
@@ -214,6 +291,38 @@ def jaspar_database(
     drop = set(exclude)
     motifs = _cached_database(release, collection, tax_group, bool(latest))
     return _copy(m for m in motifs if m.id not in drop)
+
+
+def export_snapshot(release: str, folder: str | os.PathLike) -> Path:
+    """Write ``release`` from pyjaspar as a snapshot (:mod:`motiflens.jaspar_snapshot`): every
+    matrix with its collection, tax group and latest-version flag, counts exactly.
+
+    Returns
+    -------
+    Path
+        The snapshot's ``<release>.json`` manifest.
+    """
+    from importlib import metadata
+
+    db = _open_db(release)
+    try:
+        tax = dict(db.conn.execute(
+            "select ID, VAL from MATRIX_ANNOTATION where TAG = 'tax_group'").fetchall())
+        rows = db.conn.execute("select ID, COLLECTION from MATRIX order by ID").fetchall()
+        matrices, left_out = [], []
+        for int_id, collection in rows:
+            jmotif = db._fetch_motif_by_internal_id(int_id)
+            counts = _counts(jmotif)
+            if not _usable(counts):  # as jaspar_database leaves them out
+                left_out.append(jmotif.matrix_id)
+                continue
+            matrices.append((jmotif.matrix_id, jmotif.name, counts, str(collection),
+                             tax.get(int_id), bool(db._is_latest_version(int_id))))
+    finally:
+        db.conn.close()
+    return snapshot.write_snapshot(release, folder, matrices,
+                                   source=f"pyjaspar {metadata.version('pyjaspar')}",
+                                   left_out=left_out)
 
 
 def paper_database(release: str = PAPER_RELEASE) -> list[Motif]:

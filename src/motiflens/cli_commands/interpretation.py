@@ -55,3 +55,19 @@ def cmd_tomtom(args: argparse.Namespace) -> None:
     out = Path(args.out)
     write_tomtom_tsv(hits, out)
     print(f"{summary} -> {out}")
+
+
+def cmd_jaspar_snapshot(args: argparse.Namespace) -> None:
+    """``jaspar-snapshot``: one JASPAR release from pyjaspar into a folder, for machines
+    without pyjaspar (:mod:`motiflens.jaspar_snapshot`)."""
+    from motiflens.errors import ConfigError
+    from motiflens.jaspar import export_snapshot
+    from motiflens.jaspar_snapshot import SNAPSHOT_ENV
+
+    try:
+        manifest = export_snapshot(args.release, args.out)
+    except ConfigError as exc:
+        raise ConfigError(f"--release: {exc}") from None
+    folder = Path(args.out).resolve()
+    print(f"{args.release} -> {manifest}; on a machine without pyjaspar: "
+          f"export {SNAPSHOT_ENV}={folder}")

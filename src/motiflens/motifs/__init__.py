@@ -19,7 +19,7 @@ Submodules
 from __future__ import annotations
 
 from ._textio import SUM_TOLERANCE  # noqa: F401  (importable from here as before)
-from .jaspar_pfm import read_jaspar, write_jaspar
+from .jaspar_pfm import read_jaspar, write_jaspar, write_jaspar_counts
 from .meme import read_meme, write_meme
 from .ppm import (
     ALPHABET,
@@ -42,5 +42,6 @@ __all__ = [
     "trim_motif",
     "trim_ppm",
     "write_jaspar",
+    "write_jaspar_counts",
     "write_meme",
 ]

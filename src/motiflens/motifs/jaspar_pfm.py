@@ -14,7 +14,7 @@ from motiflens.errors import FormatError
 from ._textio import SUM_TOLERANCE, _check_token, _check_unique_id, _read_lines
 from .ppm import ALPHABET, Motif
 
-__all__ = ["read_jaspar", "write_jaspar"]
+__all__ = ["read_jaspar", "write_jaspar", "write_jaspar_counts"]
 
 
 _JASPAR_ROW = re.compile(r"^\s*([ACGTacgt])?\s*\[?\s*(.*?)\s*\]?\s*$")
@@ -137,6 +137,16 @@ def _format_count(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
+def _jaspar_block(motif_id: str, name: str, cells: list[list[str]]) -> str:
+    """One motif in JASPAR PFM layout: ``>ID<TAB>NAME`` and four ``X  [ ... ]`` rows."""
+    _check_token(motif_id, "motif id")
+    pad = max(len(c) for row in cells for c in row)
+    lines = [f">{motif_id}" + (f"\t{name}" if name else "")]
+    lines += [f"{b}  [ " + " ".join(c.rjust(pad) for c in row) + " ]"
+              for b, row in zip(ALPHABET, cells)]
+    return "\n".join(lines) + "\n"
+
+
 def write_jaspar(motifs: Iterable[Motif], path: str | os.PathLike) -> None:
     """Write motifs in JASPAR PFM format (atomically).
 
@@ -150,13 +160,38 @@ def write_jaspar(motifs: Iterable[Motif], path: str | os.PathLike) -> None:
     """
     blocks = []
     for motif in motifs:
-        _check_token(motif.id, "motif id")
         scale = float(motif.nsites) if motif.nsites else 1.0
         cells = [[_format_count(v) for v in row] for row in motif.ppm * scale]
-        pad = max(len(c) for row in cells for c in row)
-        lines = [f">{motif.id}" + (f"\t{motif.name}" if motif.name else "")]
-        lines += [f"{b}  [ " + " ".join(c.rjust(pad) for c in row) + " ]"
-                  for b, row in zip(ALPHABET, cells)]
-        blocks.append("\n".join(lines) + "\n")
+        blocks.append(_jaspar_block(motif.id, motif.name, cells))
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("".join(blocks))
+
+
+def _exact_count(value: float) -> str:
+    """The shortest text that reads back as exactly ``value`` (``12`` for 12.0)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def write_jaspar_counts(entries: Iterable[tuple[str, str, np.ndarray]],
+                        path: str | os.PathLike) -> None:
+    """Write raw count matrices in JASPAR PFM format, every count exactly (atomically).
+
+    :func:`read_jaspar` of the file gives PPM = counts / column sum bit for bit as computed
+    from ``counts`` (unlike :func:`write_jaspar`, which goes through the rounded PPM).
+
+    Parameters
+    ----------
+    entries : iterable of (id, name, counts)
+        ``counts``: ``(4, w)`` non-negative, rows A, C, G, T.
+    path : path-like
+    """
+    blocks = []
+    for motif_id, name, counts in entries:
+        counts = np.asarray(counts, dtype=np.float64)
+        if counts.ndim != 2 or counts.shape[0] != 4:
+            raise ValueError(f"motif {motif_id}: counts must be (4, w), got {counts.shape}")
+        blocks.append(_jaspar_block(motif_id, name,
+                                    [[_exact_count(v) for v in row] for row in counts]))
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write("".join(blocks))
