@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motiflens import jaspar
+from motiflens import jaspar, jaspar_pyjaspar
 from motiflens.errors import ConfigError, FormatError
 from motiflens.motifs import Motif, read_meme, write_jaspar, write_meme
 
@@ -44,7 +44,7 @@ def test_paper_tfs_class_order():
 
 
 def test_ground_truth_motifs_match_spec_table(no_network):
-    jaspar._pyjaspar_by_ids.cache_clear()
+    jaspar_pyjaspar.pyjaspar_by_ids.cache_clear()
     motifs = jaspar.ground_truth_motifs()
     assert [(m.name, (m.id, m.width)) for m in motifs] == list(SPEC_GROUND_TRUTH.items())
     arid3a = motifs[0]
@@ -58,7 +58,7 @@ def test_ground_truth_motifs_match_spec_table(no_network):
 
 
 def test_database_sizes_offline(no_network):
-    jaspar._pyjaspar_database.cache_clear()
+    jaspar_pyjaspar.pyjaspar_database.cache_clear()
     db = jaspar.jaspar_database()
     assert len(db) == 519
     assert "MA0615.1" in {m.id for m in db}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motiflens import jaspar
+from motiflens import jaspar, jaspar_pyjaspar
 from motiflens.errors import ConfigError, FormatError
 from motiflens.jaspar_snapshot import SNAPSHOT_ENV, read_snapshot, snapshot_releases
 from motiflens.motifs import read_jaspar, write_jaspar_counts
@@ -79,7 +79,7 @@ def test_a_changed_snapshot_is_refused_naming_the_file(snapshot_2016, tmp_path):
 def test_matrices_without_a_ppm_are_left_out_with_a_warning(tmp_path, monkeypatch):
     """JASPAR2022 holds two UNVALIDATED matrices with empty columns: both paths leave them
     out (pyjaspar's with a warning naming them), the snapshot records them."""
-    jaspar._pyjaspar_database.cache_clear()
+    jaspar_pyjaspar.pyjaspar_database.cache_clear()
     with pytest.warns(UserWarning, match="left out UN0498.1, UN0570.1"):
         every = jaspar.jaspar_database("JASPAR2022", None, None, latest=False)
     manifest = json.loads(jaspar.export_snapshot("JASPAR2022", tmp_path).read_text())

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "motiflens"
 LAYERS = {
     "motiflens.errors": 0, "motiflens._io": 0, "motiflens._machine": 0, "motiflens._malloc": 0,
     "motiflens._numba": 0, "motiflens.motifs": 0, "motiflens.jaspar": 0, "motiflens.ops": 0,
-    "motiflens.jaspar_snapshot": 0,
+    "motiflens.jaspar_snapshot": 0, "motiflens.jaspar_pyjaspar": 0,
     "motiflens.metrics": 0, "motiflens.tables": 0,
     "motiflens.data.dataset": 0,  # the one owner of the HDF5 format: every layer reads it
     "motiflens.simulate": 1,

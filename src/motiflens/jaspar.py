@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import functools
 import os
-import re
-import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
-
 from motiflens import jaspar_snapshot as snapshot
 from motiflens.errors import ConfigError, FormatError
+from motiflens.jaspar_pyjaspar import pyjaspar_by_ids, pyjaspar_database, pyjaspar_releases
 from motiflens.motifs import Motif, read_jaspar, read_meme
 
 __all__ = [
@@ -59,29 +56,23 @@ GROUND_TRUTH_MATRICES: dict[str, str] = {
 PAPER_DATABASE_EXCLUDE: tuple[str, ...] = ("MA0615.1",)
 
 _GROUND_TRUTH_RESOURCE = "ground_truth_ids.yaml"
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_ .-]+$")
 _MEME_SUFFIXES = {".meme"}
 _JASPAR_SUFFIXES = {".jaspar", ".pfm"}
 
 
 # --------------------------------------------------------------------------------------------
-# pyjaspar access
+# Where a release comes from: the snapshot folder, else pyjaspar
 # --------------------------------------------------------------------------------------------
 def available_releases() -> list[str]:
     """Names of the JASPAR releases at hand, oldest first (e.g. ``JASPAR2016``): pyjaspar's and
     the snapshot folder's (``MOTIFLENS_JASPAR_SNAPSHOT``)."""
-    releases = set(snapshot.snapshot_releases())
-    try:
-        import pyjaspar
-    except ImportError:
-        if not releases:
-            raise ConfigError(
-                "no JASPAR release available: pyjaspar is not installed and "
-                f"{snapshot.SNAPSHOT_ENV} names no snapshot; install pyjaspar, or write a "
-                "snapshot elsewhere with `motiflens jaspar-snapshot` and point "
-                f"{snapshot.SNAPSHOT_ENV} at it") from None
-    else:
-        releases.update(pyjaspar.jaspar_releases)
+    releases = set(snapshot.snapshot_releases()) | set(pyjaspar_releases())
+    if not releases:
+        raise ConfigError(
+            "no JASPAR release available: pyjaspar is not installed and "
+            f"{snapshot.SNAPSHOT_ENV} names no snapshot; install pyjaspar, or write a "
+            "snapshot elsewhere with `motiflens jaspar-snapshot` and point "
+            f"{snapshot.SNAPSHOT_ENV} at it")
     return sorted(releases)
 
 
@@ -98,92 +89,22 @@ def _check_release(release: str) -> None:
         )
 
 
-def _open_db(release: str) -> Any:
-    """A pyjaspar ``jaspardb`` on the bundled SQLite file (no network)."""
-    _check_release(release)
-    from pyjaspar import jaspardb
-
-    return jaspardb(release=release)
-
-
-def _distinct(db: Any, sql: str) -> list[str]:
-    return sorted(str(row[0]) for row in db.conn.execute(sql).fetchall())
-
-
-def _check_filter(db: Any, release: str, collection: str | None, tax_group: str | None) -> None:
-    """Validate collection and tax group against the release (pyjaspar pastes them into SQL)."""
-    if collection is not None:
-        valid = _distinct(db, "select distinct COLLECTION from MATRIX")
-        if collection.upper() not in valid:
-            raise ConfigError(
-                f"unknown JASPAR collection {collection!r} in {release}; expected one of "
-                f"{', '.join(valid)}"
-            )
-    if tax_group is not None:
-        valid = _distinct(
-            db, "select distinct VAL from MATRIX_ANNOTATION where TAG = 'tax_group'"
-        )
-        if tax_group.lower() not in valid or not _SAFE_VALUE.match(tax_group):
-            raise ConfigError(
-                f"unknown JASPAR tax group {tax_group!r} in {release}; expected one of "
-                f"{', '.join(valid)}"
-            )
-
-
-def _counts(jmotif: Any) -> np.ndarray:
-    """``(4, w)`` float64 counts of a Bio.motifs.jaspar.Motif, rows A, C, G, T."""
-    return np.array([jmotif.counts[b] for b in "ACGT"], dtype=np.float64)
-
-
-def _usable(counts: np.ndarray) -> bool:
-    """Counts that make a PPM: finite, non-negative, no empty column. Two UNVALIDATED matrices
-    of JASPAR2022-2026 (UN0498.1, UN0570.1) have empty columns."""
-    return bool(np.all(np.isfinite(counts)) and np.all(counts >= 0)
-                and np.all(counts.sum(axis=0) > 0))
-
-
-def _to_motif(jmotif: Any, name: str | None = None) -> Motif:
-    """Bio.motifs.jaspar.Motif -> Motif with PPM = counts / column sum."""
-    counts = _counts(jmotif)
-    if not _usable(counts):
-        raise ConfigError(f"JASPAR matrix {jmotif.matrix_id} has a column without counts (it "
-                          "cannot be a PPM); leave it out of the query")
-    totals = counts.sum(axis=0)
-    nsites = int(round(totals.max()))
-    return Motif(jmotif.matrix_id, counts / totals, name=name or jmotif.name, nsites=nsites)
-
-
 def _copy(motifs: Iterable[Motif]) -> list[Motif]:
     return [Motif(m.id, m.ppm.copy(), name=m.name, nsites=m.nsites) for m in motifs]
 
 
 def _cached_database(release: str, collection: str | None, tax_group: str | None,
                      latest: bool) -> tuple[Motif, ...]:
+    _check_release(release)
     if _from_snapshot(release):
         return _snapshot_database(release, collection, tax_group, latest)
-    return _pyjaspar_database(release, collection, tax_group, latest)
-
-
-@functools.lru_cache(maxsize=32)
-def _pyjaspar_database(
-    release: str, collection: str | None, tax_group: str | None, latest: bool
-) -> tuple[Motif, ...]:
-    db = _open_db(release)
-    try:
-        _check_filter(db, release, collection, tax_group)
-        fetched = _fetch_filtered(db, collection, tax_group, latest)
-    finally:
-        db.conn.close()
-    left_out = [m.matrix_id for m in fetched if not _usable(_counts(m))]
-    if left_out:
-        warnings.warn(f"{release}: left out {', '.join(left_out)} (a column without counts: "
-                      "not a PPM)", stacklevel=3)
-    return tuple(_to_motif(m) for m in fetched if m.matrix_id not in left_out)
+    return pyjaspar_database(release, collection, tax_group, latest)
 
 
 def _snapshot_database(release: str, collection: str | None, tax_group: str | None,
                        latest: bool) -> tuple[Motif, ...]:
-    """As :func:`_pyjaspar_database`, from the snapshot (same order: internal IDs)."""
+    """As :func:`motiflens.jaspar_pyjaspar.pyjaspar_database`, from the snapshot (same order:
+    internal IDs)."""
     entries = snapshot.read_snapshot(release)
     if collection is not None and collection.upper() not in {e.collection for e in entries}:
         raise ConfigError(
@@ -200,56 +121,15 @@ def _snapshot_database(release: str, collection: str | None, tax_group: str | No
                  and (e.latest or not latest))
 
 
-def _fetch_filtered(db: Any, collection: str | None, tax_group: str | None, latest: bool) -> list:
-    """pyjaspar motifs matching the filters.
-
-    pyjaspar 4.0 builds invalid SQL when neither filter is given, and its ``all=True`` ignores
-    ``all_versions``; that case is handled here with the same latest-version rule.
-    """
-    if collection is None and tax_group is None:
-        int_ids = [row[0] for row in db.conn.execute("select ID from MATRIX order by ID")]
-        if latest:
-            int_ids = [i for i in int_ids if db._is_latest_version(i)]
-        return [db._fetch_motif_by_internal_id(i) for i in int_ids]
-    return list(db.fetch_motifs(
-        collection=collection.upper() if collection else None,
-        tax_group=[tax_group.lower()] if tax_group else None,
-        all_versions=not latest,
-    ))
-
-
 def _cached_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
+    _check_release(release)
     if not _from_snapshot(release):
-        return _pyjaspar_by_ids(release, ids)
+        return pyjaspar_by_ids(release, ids)
     by_id = {e.motif.id: e.motif for e in snapshot.read_snapshot(release)}
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise ConfigError(f"JASPAR matrix {missing[0]} is not in release {release}")
     return tuple(by_id[i] for i in ids)
-
-
-@functools.lru_cache(maxsize=16)
-def _pyjaspar_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
-    db = _open_db(release)
-    try:
-        motifs = []
-        for matrix_id in ids:
-            jmotif = _fetch_exact(db, matrix_id)
-            if jmotif is None:
-                raise ConfigError(f"JASPAR matrix {matrix_id} is not in release {release}")
-            motifs.append(_to_motif(jmotif))
-        return tuple(motifs)
-    finally:
-        db.conn.close()
-
-
-def _fetch_exact(db: Any, matrix_id: str) -> Any:
-    """The motif with exactly this versioned ID, or None (without pyjaspar's warnings)."""
-    base, _, version = matrix_id.partition(".")
-    row = db.conn.execute(
-        "select ID from MATRIX where BASE_ID = ? and VERSION = ?", (base, version)
-    ).fetchone()
-    return db._fetch_motif_by_internal_id(row[0]) if row else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,35 +174,12 @@ def jaspar_database(
 
 
 def export_snapshot(release: str, folder: str | os.PathLike) -> Path:
-    """Write ``release`` from pyjaspar as a snapshot (:mod:`motiflens.jaspar_snapshot`): every
-    matrix with its collection, tax group and latest-version flag, counts exactly.
+    """Write ``release`` from pyjaspar as a snapshot folder (:mod:`motiflens.jaspar_snapshot`);
+    returns its ``<release>.json`` manifest."""
+    _check_release(release)
+    from motiflens.jaspar_pyjaspar import export_snapshot as export
 
-    Returns
-    -------
-    Path
-        The snapshot's ``<release>.json`` manifest.
-    """
-    from importlib import metadata
-
-    db = _open_db(release)
-    try:
-        tax = dict(db.conn.execute(
-            "select ID, VAL from MATRIX_ANNOTATION where TAG = 'tax_group'").fetchall())
-        rows = db.conn.execute("select ID, COLLECTION from MATRIX order by ID").fetchall()
-        matrices, left_out = [], []
-        for int_id, collection in rows:
-            jmotif = db._fetch_motif_by_internal_id(int_id)
-            counts = _counts(jmotif)
-            if not _usable(counts):  # as jaspar_database leaves them out
-                left_out.append(jmotif.matrix_id)
-                continue
-            matrices.append((jmotif.matrix_id, jmotif.name, counts, str(collection),
-                             tax.get(int_id), bool(db._is_latest_version(int_id))))
-    finally:
-        db.conn.close()
-    return snapshot.write_snapshot(release, folder, matrices,
-                                   source=f"pyjaspar {metadata.version('pyjaspar')}",
-                                   left_out=left_out)
+    return export(release, folder)
 
 
 def paper_database(release: str = PAPER_RELEASE) -> list[Motif]:
