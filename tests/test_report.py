@@ -206,3 +206,20 @@ def test_exponential_rows_get_their_own_logo_figures(sweep, tmp_path):
     assert written["s2fig-exp"].read_bytes().startswith(b"\x89PNG")
     assert is_record_file("figures/s2fig-exp.png") and is_record_file("figures/fig2-exp.pdf")
     assert not is_record_file("figures/fig9-exp.png")
+
+
+def test_pool_size_figure_draws_the_paper_only_beside_pools_that_ran(tmp_path):
+    """The paper's CNN-1 number is not drawn when the sweep has no CNN-1 row (a lone marker
+    at a pool with no data and no tick label); CNN-25's is."""
+    from motiflens.report.figures import pool_size_figure
+
+    rows = [{"model_id": m, "layer": 1, "n_trials": 5, "match_gt_mean": g, "match_gt_sd": 0.02,
+             "match_db_mean": g, "match_db_sd": 0.02} for m, g in (("CNN-2", 0.05), ("CNN-25", 0.97))]
+    fig = pool_size_figure(rows, tmp_path / "pool.png",
+                           paper={"CNN-1": (0.007, 0.013), "CNN-25": (0.980, 0.027)})
+    ax = fig.axes[0]
+    assert len(ax.containers) == 3  # ground truth, JASPAR, the paper's CNN-25
+    paper_x = [float(c.lines[0].get_xdata()[0]) for c in ax.containers[2:]]
+    assert paper_x == [25.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "25"]
+    assert (tmp_path / "pool.png").is_file()

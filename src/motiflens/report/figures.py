@@ -161,7 +161,7 @@ def pool_size_figure(rows: Sequence[dict[str, Any]], path_png: str | Path,
         ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, color=colour,
                     label=f"matches {label} (mean ± sd)")
     for model, (mean, sd) in (paper or {}).items():
-        if model in POOL_ROWS:
+        if model in by_id:  # only beside a pool the sweep ran (no lone marker off the axis)
             ax.errorbar([POOL_ROWS[model]], [mean], yerr=[sd or 0.0], marker="s", mfc="none",
                         color="black", capsize=3, linestyle="none")
     if paper:
