@@ -57,7 +57,7 @@ def test_a_snapshot_gives_pyjaspars_motifs_bit_for_bit(snapshot_2016, monkeypatc
     with pytest.raises(ConfigError, match="unknown JASPAR collection 'NOPE'.*CORE"):
         jaspar.jaspar_database("JASPAR2016", "NOPE")
     with pytest.raises(ConfigError, match="MA9999.1 is not in release JASPAR2016"):
-        jaspar._cached_by_ids("JASPAR2016", ("MA9999.1",))
+        jaspar._by_ids("JASPAR2016", ("MA9999.1",))
     # other releases still come from pyjaspar
     assert len(jaspar.jaspar_database("JASPAR2018")) > 519
 

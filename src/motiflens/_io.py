@@ -118,6 +118,11 @@ def git_revision(start: str | os.PathLike | None = None) -> str | None:
         return None
 
 
+#: Names a JASPAR snapshot folder (:mod:`motiflens.jaspar_snapshot` owns the files); defined
+#: here, the lowest layer, because provenance records it.
+JASPAR_SNAPSHOT_ENV = "MOTIFLENS_JASPAR_SNAPSHOT"
+
+
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages that decide numerical results (and the JASPAR
     snapshot folder in use, if any)."""
@@ -129,7 +134,7 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    snapshot = os.environ.get("MOTIFLENS_JASPAR_SNAPSHOT", "").strip()  # motiflens.jaspar_snapshot
+    snapshot = os.environ.get(JASPAR_SNAPSHOT_ENV, "").strip()
     if snapshot:
         versions["jaspar_snapshot"] = snapshot  # JASPAR matrices read from this folder
     return versions

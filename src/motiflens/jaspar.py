@@ -77,8 +77,12 @@ def available_releases() -> list[str]:
 
 
 def _from_snapshot(release: str) -> bool:
-    """True when the snapshot folder holds ``release`` (it then wins over pyjaspar)."""
-    return release in snapshot.snapshot_releases()
+    """True when the snapshot folder holds ``release`` (it then wins over pyjaspar), False when
+    pyjaspar does; ConfigError naming the releases at hand when neither does."""
+    if release in snapshot.snapshot_releases():
+        return True
+    _check_release(release)
+    return False
 
 
 def _check_release(release: str) -> None:
@@ -93,9 +97,9 @@ def _copy(motifs: Iterable[Motif]) -> list[Motif]:
     return [Motif(m.id, m.ppm.copy(), name=m.name, nsites=m.nsites) for m in motifs]
 
 
-def _cached_database(release: str, collection: str | None, tax_group: str | None,
-                     latest: bool) -> tuple[Motif, ...]:
-    _check_release(release)
+def _database(release: str, collection: str | None, tax_group: str | None,
+              latest: bool) -> tuple[Motif, ...]:
+    """The release's filtered motifs from its source (each source caches its own reads)."""
     if _from_snapshot(release):
         return _snapshot_database(release, collection, tax_group, latest)
     return pyjaspar_database(release, collection, tax_group, latest)
@@ -121,8 +125,7 @@ def _snapshot_database(release: str, collection: str | None, tax_group: str | No
                  and (e.latest or not latest))
 
 
-def _cached_by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
-    _check_release(release)
+def _by_ids(release: str, ids: tuple[str, ...]) -> tuple[Motif, ...]:
     if not _from_snapshot(release):
         return pyjaspar_by_ids(release, ids)
     by_id = {e.motif.id: e.motif for e in snapshot.read_snapshot(release)}
@@ -169,7 +172,7 @@ def jaspar_database(
         Unknown release, collection or tax group.
     """
     drop = set(exclude)
-    motifs = _cached_database(release, collection, tax_group, bool(latest))
+    motifs = _database(release, collection, tax_group, bool(latest))
     return _copy(m for m in motifs if m.id not in drop)
 
 
@@ -201,7 +204,7 @@ def ground_truth_motifs(release: str = PAPER_RELEASE) -> list[Motif]:
         ``id`` = matrix ID, ``name`` = the TF as in :data:`PAPER_TFS`, PPM = counts / column sum.
     """
     ids = tuple(GROUND_TRUTH_MATRICES[tf] for tf in PAPER_TFS)
-    motifs = _cached_by_ids(release, ids)
+    motifs = _by_ids(release, ids)
     return [Motif(m.id, m.ppm.copy(), name=tf, nsites=m.nsites)
             for tf, m in zip(PAPER_TFS, motifs)]
 

@@ -32,7 +32,7 @@ from typing import Iterable
 
 import numpy as np
 
-from motiflens._io import read_json, write_json
+from motiflens._io import JASPAR_SNAPSHOT_ENV, read_json, write_json
 from motiflens.errors import FormatError
 from motiflens.motifs import Motif, read_jaspar
 from motiflens.motifs.jaspar_pfm import write_jaspar_counts
@@ -41,8 +41,8 @@ from motiflens.tables import parse_int, read_tsv, write_tsv
 __all__ = ["SNAPSHOT_ENV", "SnapshotEntry", "read_snapshot", "snapshot_folder",
            "snapshot_releases", "write_snapshot"]
 
-#: Environment variable naming a snapshot folder.
-SNAPSHOT_ENV = "MOTIFLENS_JASPAR_SNAPSHOT"
+#: Environment variable naming a snapshot folder (also recorded in provenance by ``_io``).
+SNAPSHOT_ENV = JASPAR_SNAPSHOT_ENV
 _COLUMNS = ("matrix_id", "collection", "tax_group", "latest", "nsites")
 _FIX = "write it again with `motiflens jaspar-snapshot --release RELEASE --out FOLDER`"
 

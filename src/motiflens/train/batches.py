@@ -114,7 +114,9 @@ def device_tensor(array: Any, device: torch.device, compact: bool | None = None
     """
     if not is_in_memory(array):
         return None
-    if not (device.type != "cpu" if compact is None else compact):
+    if compact is None:
+        compact = device.type != "cpu"
+    if not compact:
         return _to_float_tensor(array)
     n_values = array.size if isinstance(array, np.ndarray) else array.numel()
     if n_values * 4 > DEVICE_CACHE_BYTES:
