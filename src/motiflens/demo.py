@@ -5,7 +5,9 @@ spacing, Adam lr 1e-3 with early stopping after 20 epochs without improvement, t
 filter -> PPM alignment, its 518-motif database) for CNN-2 and CNN-25, trained side by side (one
 core each) in the fastest arithmetic this CPU runs natively (``--precision auto``) with the
 committed sweeps' 16-bit dropout masks, then their first-layer filters side by side with the
-paper's numbers. On a CPU with native bf16 this is trial 0 of ``docs/results/`` bit for bit.
+paper's numbers. On the CPU the records were trained on (an Intel Xeon with AMX) this is trial 0
+of ``docs/results/`` bit for bit; other CPUs sum bf16 (or fp32) products in another order, so
+their numbers differ from trial 0's within the trials' spread.
 
 ``--quick``: the earlier short schedule (the code protocol for 15 epochs on the text's
 simulation, the text's alignment), kept unchanged as a quick regression check.
@@ -92,8 +94,8 @@ def print_side_by_side(rows: dict[str, dict], truth: str = "ground truth", n_tfs
 PAPER_GT = {"CNN-2": "<= 0.127 ± 0.080", "CNN-25": "0.980 ± 0.027"}
 
 #: The committed sweeps' settings (docs/results/*/sweep.json) apart from precision, which is the
-#: fastest one this CPU runs natively: with native bf16 the demo's trial is bit for bit trial 0
-#: of the records; elsewhere fp32, with the same (cheaper) 16-bit dropout masks.
+#: fastest one this CPU runs natively (bf16 where native, else fp32), with the same (cheaper)
+#: 16-bit dropout masks. On the records' CPU the demo's trial is bit for bit trial 0 of the records.
 DEMO_TRAIN = {"precision": "auto", "dropout_masks": "fast"}
 
 
