@@ -227,6 +227,37 @@ def test_worker_processes_match_sequential(train_only, tmp_path):
     assert "2 worker processes" in json.loads((out / "sweep.json").read_text())["executor"]
 
 
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_worker_processes_report_each_epoch_before_the_trial_ends(vectorize, train_only, tmp_path,
+                                                                  monkeypatch, capsys):
+    from motiflens.experiments import executors
+
+    definition, data, _ = train_only
+    events = []
+    real_run = executors.ProcessExecutor.run
+
+    def spy(self, tasks, on_done, on_epoch=None):
+        assert on_epoch is not None  # a sweep with progress asks for epochs
+
+        def epoch_seen(task, epoch):
+            events.append((task.model_id, task.trial, epoch))
+            on_epoch(task, epoch)
+
+        def done_seen(task, result):
+            events.append((task.model_id, task.trial, "done"))
+            on_done(task, result)
+
+        return real_run(self, tasks, done_seen, epoch_seen)
+
+    monkeypatch.setattr(executors.ProcessExecutor, "run", spy)
+    run_experiment(definition, tmp_path / "progress", trials=TRIALS, epochs=EPOCHS, workers=2,
+                   progress=True, data=data, vectorize=vectorize)
+    for model in MODELS:
+        for k in range(TRIALS):
+            assert [e for m, t, e in events if (m, t) == (model, k)] == [1, 2, "done"]
+    assert f"epoch {EPOCHS}/{EPOCHS}" in capsys.readouterr().err  # on the sweep's progress bar
+
+
 def test_failed_trial_reported_others_kept(train_only, tmp_path, monkeypatch):
     import motiflens.train
 

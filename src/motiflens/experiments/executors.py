@@ -3,7 +3,9 @@
 Every executor runs :func:`motiflens.experiments.trials.run_trial` on each
 :class:`~motiflens.experiments.trials.TrialTask` (or :func:`~motiflens.experiments.trials.run_trial_group`
 on a :class:`~motiflens.experiments.trials.TrialGroup` of vectorised trials; local executors only)
-and calls ``on_done(task, result)`` on the driver as each trial finishes, in completion order. Trials write into the sweep directory themselves
+and calls ``on_done(task, result)`` on the driver as each trial finishes, in completion order;
+the worker-process executor also calls ``on_epoch(task, epoch)`` there as each epoch of a running
+trial ends (the sequential one shows each trial's own per-epoch progress instead). Trials write into the sweep directory themselves
 (``runs/<model>/trial-<k>/``); a trial is complete when its ``result.json`` is in place, so an
 executor killed at any point leaves a directory the next sweep resumes from.
 
@@ -27,9 +29,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from motiflens.errors import ConfigError, MotiflensError
-from motiflens.experiments.trials import item_tasks, run_item, run_trial
+from motiflens.experiments.trials import OnEpoch, item_tasks, run_item, run_trial
 
 OnDone = Callable[[Any, dict], None]
+
+#: Seconds between looks at the workers' epoch messages while trials run.
+EPOCH_POLL_S = 0.5
+
+#: In a worker process: where it reports finished epochs, ``(model_id, trial, epoch)``.
+_epoch_queue: Any = None
 
 #: Marker file proving a Ray worker sees the driver's sweep directory (shared filesystem).
 SWEEP_TOKEN = ".sweep-token"
@@ -64,8 +72,9 @@ class LocalExecutor:
     def describe(self) -> str:
         return "local, sequential"
 
-    def run(self, tasks: Sequence[Any], on_done: OnDone) -> None:
-        """Run every task; raise SweepError at the end if any failed."""
+    def run(self, tasks: Sequence[Any], on_done: OnDone, on_epoch: OnEpoch | None = None) -> None:
+        """Run every task; raise SweepError at the end if any failed (``on_epoch`` is not
+        called: with ``progress`` each trial prints its own per-epoch lines)."""
         failures: list[tuple[Any, str]] = []
         for item in tasks:
             try:
@@ -82,21 +91,28 @@ class LocalExecutor:
             raise SweepError(_failure_message(failures))
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, epoch_queue: Any = None) -> None:
     """Process-pool initializer: bound torch's intra-op threads so workers share the CPU fairly,
-    and let malloc keep freed memory for reuse (:mod:`motiflens._malloc`)."""
+    let malloc keep freed memory for reuse (:mod:`motiflens._malloc`) and keep the queue that
+    finished epochs are reported on (None: not reported)."""
     import torch
 
     from motiflens._malloc import retain_freed_memory
 
+    global _epoch_queue
+    _epoch_queue = epoch_queue
     retain_freed_memory()
     torch.set_num_threads(max(1, threads))
+
+
+def _report_epoch(task: Any, epoch: int) -> None:
+    _epoch_queue.put((task.model_id, task.trial, epoch))
 
 
 def _run_in_worker(task: Any) -> list:
     """Run a trial or a vectorised group in a worker: ``[(task, result), ...]``."""
     try:
-        return run_item(task)
+        return run_item(task, _report_epoch if _epoch_queue is not None else None)
     except MotiflensError:
         raise
     except Exception as exc:  # keep the worker's traceback: it is lost when pickled across
@@ -123,20 +139,27 @@ class ProcessExecutor:
     def describe(self) -> str:
         return f"local, {self.workers} worker processes x {self.threads} threads"
 
-    def run(self, tasks: Sequence[Any], on_done: OnDone) -> None:
-        """Run every task in the pool; raise SweepError at the end if any failed."""
+    def run(self, tasks: Sequence[Any], on_done: OnDone, on_epoch: OnEpoch | None = None) -> None:
+        """Run every task in the pool (``on_epoch(task, epoch)`` as epochs end, when given);
+        raise SweepError at the end if any failed."""
         failures: list[tuple[Any, str]] = []
         if not tasks:
             return
         context = multiprocessing.get_context("spawn")
+        # A SimpleQueue writes each message before put() returns, so a trial's epochs are all
+        # readable here before its result is: on_epoch never follows that trial's on_done.
+        epochs = context.SimpleQueue() if on_epoch is not None else None
+        by_key = {(t.model_id, t.trial): t for item in tasks for t in item_tasks(item)}
         with ProcessPoolExecutor(
             max_workers=min(self.workers, len(tasks)), mp_context=context,
-            initializer=_init_worker, initargs=(self.threads,),
+            initializer=_init_worker, initargs=(self.threads, epochs),
         ) as pool:
             pending: dict[Future, Any] = {pool.submit(_run_in_worker, t): t for t in tasks}
             try:
                 while pending:
-                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED,
+                                   timeout=EPOCH_POLL_S if epochs is not None else None)
+                    _forward_epochs(epochs, by_key, on_epoch)
                     for future in done:
                         item = pending.pop(future)
                         try:
@@ -152,6 +175,18 @@ class ProcessExecutor:
                 raise
         if failures:
             raise SweepError(_failure_message(failures))
+
+
+def _forward_epochs(epochs: Any, by_key: dict[tuple[str, int], Any],
+                    on_epoch: OnEpoch | None) -> None:
+    """Call ``on_epoch`` for every epoch message the workers have queued so far."""
+    if epochs is None or on_epoch is None:
+        return
+    while not epochs.empty():
+        model_id, trial, epoch = epochs.get()
+        task = by_key.get((model_id, trial))
+        if task is not None:
+            on_epoch(task, epoch)
 
 
 # ----------------------------------------------------------------------------- Ray
@@ -263,8 +298,9 @@ class RayExecutor:
                 ) from None
         return ray
 
-    def run(self, tasks: Sequence[Any], on_done: OnDone) -> None:
-        """Submit every task; gather results as they finish; SweepError at the end on failures."""
+    def run(self, tasks: Sequence[Any], on_done: OnDone, on_epoch: OnEpoch | None = None) -> None:
+        """Submit every task; gather results as they finish; SweepError at the end on failures
+        (``on_epoch`` is not called: Ray tasks report only when they finish)."""
         if not tasks:
             return
         ray = self._connect()

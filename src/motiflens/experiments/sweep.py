@@ -38,8 +38,8 @@ from motiflens.experiments.sweep_data import (  # noqa: F401 - re-exported (anal
 )
 from motiflens.experiments.trials import (  # noqa: F401 - re-exported: the sweep's vocabulary
     RECORD_FORMAT, RESULT, TRIAL, TrialGroup, TrialTask, _clean_partial_files, _history_seconds,
-    build_spec, group_by_model, item_tasks, mark_done, run_item, run_trial, run_trial_group,
-    trial_dir, trial_seed,
+    build_spec, group_by_model, item_tasks, mark_done, max_epochs, run_item, run_trial,
+    run_trial_group, trial_dir, trial_seed,
 )
 
 EXPERIMENT = "experiment.yaml"
@@ -349,14 +349,29 @@ def _run_locked(experiment: Experiment, out: Path, executor: Any, trials: int, s
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress,
                desc=experiment.name, unit="trial", dynamic_ncols=True)
 
+    running: dict[tuple[str, int], tuple[int, int]] = {}  # (row, trial) -> (epoch, max epochs)
+    last_done = [""]
+
+    def show() -> None:
+        now = [f"{m} #{t} epoch {e}/{limit}" for (m, t), (e, limit) in running.items()]
+        bar.set_postfix_str(" | ".join(filter(None, [last_done[0], *now])))
+
+    def on_epoch(task: TrialTask, epoch: int) -> None:
+        key = (task.model_id, task.trial)
+        running[key] = (epoch, running[key][1] if key in running else max_epochs(task))
+        show()
+
     def on_done(task: TrialTask, result: dict[str, Any]) -> None:
         auroc = result.get("auroc")
-        bar.set_postfix_str(f"{task.model_id} #{task.trial} AU-ROC {auroc:.3f}" if auroc is not None
-                            else f"{task.model_id} #{task.trial}")
+        running.pop((task.model_id, task.trial), None)
+        last_done[0] = (f"{task.model_id} #{task.trial} AU-ROC {auroc:.3f}" if auroc is not None
+                        else f"{task.model_id} #{task.trial}")
+        show()
         bar.update(1)
 
     try:
-        executor.run(group_by_model(todo) if vectorize else todo, on_done)
+        executor.run(group_by_model(todo) if vectorize else todo, on_done,
+                     on_epoch if progress else None)
     except SweepError:
         bar.close()
         write_summary(out)  # the completed trials are summarised even when others failed

@@ -15,7 +15,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,6 +28,9 @@ RESULT = "result.json"
 #: the files or fields that aggregation and re-interpretation read.
 RECORD_FORMAT = 1
 TRIAL = "trial.json"
+
+#: ``on_epoch(task, epoch)``: told after each finished training epoch of a trial.
+OnEpoch = Callable[["TrialTask", int], None]
 
 
 def trial_seed(sweep_seed: int, model_id: str, trial: int) -> int:
@@ -213,8 +216,19 @@ def _train_config(task: TrialTask) -> Any:
     return TrainConfig.for_protocol(task.protocol, seed=task.seed, **overrides)
 
 
-def run_trial(task: TrialTask) -> dict[str, Any]:
+def max_epochs(task: TrialTask) -> int:
+    """The most epochs ``task`` trains for (early stopping may end it sooner)."""
+    return int(_train_config(task).max_epochs)
+
+
+def run_trial(task: TrialTask, on_epoch: OnEpoch | None = None) -> dict[str, Any]:
     """Train, evaluate and interpret one trial; resume it if it was interrupted.
+
+    Parameters
+    ----------
+    task : TrialTask
+    on_epoch : callable, optional
+        ``on_epoch(task, epoch)`` after each finished epoch (its files written).
 
     Returns
     -------
@@ -233,8 +247,9 @@ def run_trial(task: TrialTask) -> dict[str, Any]:
     n_outputs = int(dataset.train.Y.shape[1])
     spec = build_spec(task, int(dataset.train.X.shape[-1]), n_outputs)
     config = _train_config(task)
+    callback = None if on_epoch is None else (lambda row: on_epoch(task, int(row["epoch"])))
     metrics = train(spec, dataset, config, Path(task.trial_dir), resume=True,
-                    progress=task.progress)
+                    progress=task.progress, callback=callback)
     return _complete_trial(task, metrics, time.perf_counter() - t0)
 
 
@@ -258,8 +273,10 @@ class TrialGroup:
         return self.tasks[0].model_id
 
 
-def run_trial_group(group: TrialGroup) -> list[dict[str, Any]]:
-    """Train the group's unfinished trials as one vectorised model, then interpret each.
+def run_trial_group(group: TrialGroup, on_epoch: OnEpoch | None = None
+                    ) -> list[dict[str, Any]]:
+    """Train the group's unfinished trials as one vectorised model, then interpret each
+    (``on_epoch(task, epoch)`` after each trial's epoch, as in :func:`run_trial`).
 
     Each trial directory ends up exactly as :func:`run_trial` leaves it (the training files
     are written by :func:`motiflens.vectorized.train_trials` in the single-run layout), so a
@@ -286,20 +303,23 @@ def run_trial_group(group: TrialGroup) -> list[dict[str, Any]]:
         dataset = _dataset(first.dataset_path)
         spec = build_spec(first, int(dataset.train.X.shape[-1]), int(dataset.train.Y.shape[1]))
         tasks = [group.tasks[i] for i in todo]
+        callback = None if on_epoch is None else (
+            lambda index, row: on_epoch(tasks[index], int(row["epoch"])))
         metrics = train_trials(spec, dataset, [_train_config(t) for t in tasks],
                                [Path(t.trial_dir) for t in tasks], resume=True,
-                               progress=group.progress)
+                               progress=group.progress, callback=callback)
         share = (time.perf_counter() - t0) / len(tasks)  # each trial's share of the group
         for i, task, m in zip(todo, tasks, metrics):
             results[i] = _complete_trial(task, m, share)
     return [results[i] for i in range(len(group.tasks))]
 
 
-def run_item(item: TrialTask | TrialGroup) -> list[tuple[TrialTask, dict[str, Any]]]:
+def run_item(item: TrialTask | TrialGroup, on_epoch: OnEpoch | None = None
+             ) -> list[tuple[TrialTask, dict[str, Any]]]:
     """Run a trial or a vectorised group; ``[(task, result), ...]`` for each trial in it."""
     if isinstance(item, TrialGroup):
-        return list(zip(item.tasks, run_trial_group(item)))
-    return [(item, run_trial(item))]
+        return list(zip(item.tasks, run_trial_group(item, on_epoch)))
+    return [(item, run_trial(item, on_epoch))]
 
 
 def item_tasks(item: TrialTask | TrialGroup) -> list[TrialTask]:
