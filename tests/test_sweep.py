@@ -275,7 +275,22 @@ def test_failed_trial_reported_others_kept(train_only, tmp_path, monkeypatch):
         run_experiment(definition, out, trials=TRIALS, epochs=1, progress=False, data=data)
     assert sorted(p.parent.name for p in out.glob(f"runs/tiny-a/*/{RESULT}")) == ["trial-0", "trial-1"]
     assert not list(out.glob(f"runs/tiny-b/*/{RESULT}"))
-    assert "tiny-a" in (out / "summary" / "summary.md").read_text()
+    summary_md = (out / "summary" / "summary.md").read_text()
+    assert "tiny-a" in summary_md
+    assert ("Incomplete sweep: 2 of 4 planned trials finished (tiny-b 0 of 2)" in summary_md)
+
+
+def test_partial_sweep_report_says_it_is_incomplete(train_only, tmp_path):
+    from motiflens.report.html import write_report
+
+    definition, data, uninterrupted = train_only
+    out = tmp_path / "partial"
+    shutil.copytree(uninterrupted, out)
+    shutil.rmtree(out / "runs" / "tiny-b" / "trial-1")
+    report = write_report(out).read_text()
+    assert "Incomplete sweep: 3 of 4 planned trials finished (tiny-b 1 of 2)" in report
+    assert "Incomplete sweep" in (out / "summary" / "summary.md").read_text()
+    assert "Incomplete sweep" not in (uninterrupted / "summary" / "summary.md").read_text()
 
 
 def test_dataset_errors(tmp_path, tiny_yaml):

@@ -130,6 +130,22 @@ def _paper_text(values: Sequence[float] | None) -> str:
 # ----------------------------------------------------------------------------- aggregation
 
 
+def incomplete_note(experiment: Experiment, sweep: dict[str, Any],
+                    results: dict[str, list]) -> str:
+    """``"Incomplete sweep: 3 of 10 planned trials finished (CNN-1 3 of 5, ...)..."``, or ``""``
+    when every row has the trials ``sweep.json`` planned (or it plans none)."""
+    planned = sweep.get("trials")
+    if not isinstance(planned, int) or planned < 1:
+        return ""
+    short = [(e.id, len(results[e.id])) for e in experiment.models if len(results[e.id]) < planned]
+    if not short:
+        return ""
+    done = sum(len(results[e.id]) for e in experiment.models)
+    rows = ", ".join(f"{model} {n} of {planned}" for model, n in short)
+    return (f"Incomplete sweep: {done} of {planned * len(experiment.models)} planned trials "
+            f"finished ({rows}); means, verdicts and findings use the finished trials only.")
+
+
 def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, Any]:
     """Aggregate a sweep directory (nothing written); ``variant``: a re-interpretation's results.
 
@@ -138,7 +154,8 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
     dict
         ``experiment`` (dict), ``sweep`` (sweep.json), ``rows`` (per model and layer, numeric
         ``<metric>_mean/_sd`` plus ``paper_<metric>`` text), ``tfs`` (TF names),
-        ``tf_rows``, ``trials`` (raw per-trial rows), ``claims``, ``findings``, ``paper_source``.
+        ``tf_rows``, ``trials`` (raw per-trial rows), ``claims``, ``findings``, ``paper_source``,
+        ``incomplete`` (:func:`incomplete_note`; ``""`` when the sweep is complete).
     """
     root = Path(results_dir)
     experiment = load_sweep_experiment(root)
@@ -202,6 +219,7 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
         "experiment": experiment.to_dict(), "sweep": sweep, "rows": rows, "tfs": tfs,
         "tf_rows": tf_rows, "trials": trial_rows, "claims": claims, "findings": findings,
         "paper_source": paper.get("source", ""), "variant": variant,
+        "incomplete": incomplete_note(experiment, sweep, results),
     }
 
 
@@ -365,7 +383,8 @@ def write_summary(results_dir: str | Path, variant: str | None = None) -> dict[s
     rows, columns, headers = display_rows(summary)
     tf_rows, tf_columns, tf_headers = display_tf_rows(summary)
     name = summary["experiment"]["name"] + (f" (re-interpreted: {variant})" if variant else "")
-    note = ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
+    warning = f"**{summary['incomplete']}**\n\n" if summary["incomplete"] else ""
+    note = warning + ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
             "filters with a Tomtom hit (E ≤ 0.1) in the database / among the ground-truth motifs. "
             f"Paper: {summary['paper_source'] or 'no reported numbers'}.\n\n")
     main_md = note + to_markdown(rows, columns, headers)
@@ -410,6 +429,8 @@ def _write_fidelity(out: Path, summary: dict[str, Any], name: str) -> dict[str, 
             "mean ± sd is consistent within 2 combined sd; a number without sd within 0.10; "
             "\"at best\" / \"at worst\" on the best / worst model's mean; findings by their "
             "thresholds (docs/RESULTS.md).\n\n")
+    if summary["incomplete"]:
+        note = f"**{summary['incomplete']}**\n\n" + note
     return {
         "fidelity.tsv": write_tsv(out / "fidelity.tsv", flat),
         "fidelity.md": write_markdown(out / "fidelity.md", [("Fidelity", note + to_markdown(shown))],

@@ -64,6 +64,8 @@ def render_report(results_dir: str | Path) -> str:
         f"<h1>motiflens sweep: {_e(name)}</h1>",
         f"<p>{_e(experiment.description)}</p>",
         _meta_html(root, summary),
+        *([f"<p class=\"warning\"><strong>{_e(summary['incomplete'])}</strong></p>"]
+          if summary["incomplete"] else []),
         "<h2 id=\"findings\">The paper's findings, checked</h2>",
         _findings_html(summary),
         "<h2 id=\"results\">Results</h2>",

@@ -20,6 +20,7 @@ td.paper, th.paper { background: #f7f3e8; }
 .holds { color: #17692f; font-weight: bold; }
 .fails { color: #a11; font-weight: bold; }
 .notrun { color: #777; }
+.warning { background: #fff3cd; border: 1px solid #e0c36a; padding: .5em .8em; }
 img { max-width: 100%; border: 1px solid #ddd; margin: .4em 0; }
 .meta { color: #555; font-size: .9em; }
 .model { margin-top: 2.5em; }
