@@ -383,10 +383,11 @@ def write_summary(results_dir: str | Path, variant: str | None = None) -> dict[s
     rows, columns, headers = display_rows(summary)
     tf_rows, tf_columns, tf_headers = display_tf_rows(summary)
     name = summary["experiment"]["name"] + (f" (re-interpreted: {variant})" if variant else "")
-    warning = f"**{summary['incomplete']}**\n\n" if summary["incomplete"] else ""
-    note = warning + ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
+    note = ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
             "filters with a Tomtom hit (E ≤ 0.1) in the database / among the ground-truth motifs. "
             f"Paper: {summary['paper_source'] or 'no reported numbers'}.\n\n")
+    if summary["incomplete"]:
+        note = f"**{summary['incomplete']}**\n\n" + note
     main_md = note + to_markdown(rows, columns, headers)
     tf_md = "Mean ± sd number of filters whose best ground-truth match is each TF.\n\n" + \
         to_markdown(tf_rows, tf_columns, tf_headers)

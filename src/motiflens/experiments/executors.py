@@ -5,8 +5,8 @@ Every executor runs :func:`motiflens.experiments.trials.run_trial` on each
 on a :class:`~motiflens.experiments.trials.TrialGroup` of vectorised trials; local executors only)
 and calls ``on_done(task, result)`` on the driver as each trial finishes, in completion order;
 the worker-process executor also calls ``on_epoch(task, epoch)`` there as each epoch of a running
-trial ends (the sequential one shows each trial's own per-epoch progress instead). Trials write into the sweep directory themselves
-(``runs/<model>/trial-<k>/``); a trial is complete when its ``result.json`` is in place, so an
+trial ends (the sequential one shows each trial's own per-epoch progress instead). Trials write
+into the sweep directory themselves (``runs/<model>/trial-<k>/``); a trial is complete when its ``result.json`` is in place, so an
 executor killed at any point leaves a directory the next sweep resumes from.
 
 A failing trial does not stop the others; the executor raises :class:`SweepError` at the end,
