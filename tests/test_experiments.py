@@ -17,8 +17,9 @@ from motiflens.experiments import (
     load_paper_numbers,
     trial_seed,
 )
-from motiflens.experiments.aggregate import evaluate_claim, evaluate_finding, mean_sd
+from motiflens.experiments.aggregate import mean_sd
 from motiflens.experiments.sweep import build_spec, plan_trials, trial_dir
+from motiflens.experiments.verdicts import evaluate_claim, evaluate_finding
 from motiflens.models import MODEL_NAMES
 from motiflens.tables import fmt_mean_sd, read_tsv, to_markdown, to_tsv, write_tsv
 

@@ -16,22 +16,21 @@ Standard deviations are sample standard deviations (ddof = 1); with one trial th
 from __future__ import annotations
 
 import math
-import operator
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from motiflens import _io
-from motiflens.errors import ConfigError, FormatError
+from motiflens.errors import FormatError
 from motiflens.experiments.registry import Experiment, experiment_from_dict, load_paper_numbers
+from motiflens.experiments.verdicts import (METRICS, evaluate_claim, evaluate_finding,
+                                             paper_text)
 from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
-METRICS = ("auroc", "aupr", "match_db", "match_gt")
 METRIC_TITLES = {
     "auroc": "AU-ROC", "aupr": "AU-PR", "match_db": "match JASPAR", "match_gt": "match ground truth",
 }
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 # ----------------------------------------------------------------------------- reading
@@ -119,14 +118,6 @@ def mean_sd(values: Sequence[float | None]) -> tuple[float | None, float | None]
     return mean, sd
 
 
-def _paper_text(values: Sequence[float] | None) -> str:
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{float(values[0]):g}"
-    return fmt_mean_sd(float(values[0]), float(values[1]), 3)
-
-
 # ----------------------------------------------------------------------------- aggregation
 
 
@@ -182,7 +173,7 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
             row["n_dead_mean"] = mean_sd([s.get("n_dead") for s in summaries])[0]
             reported = paper["rows"].get(entry.id, {}).get(layer, {})
             for metric in METRICS:
-                row[f"paper_{metric}"] = _paper_text(reported.get(metric))
+                row[f"paper_{metric}"] = paper_text(reported.get(metric))
             rows.append(row)
 
             coverage = [_summary_value(s, "tf_coverage") for s in summaries
@@ -221,82 +212,6 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
         "paper_source": paper.get("source", ""), "variant": variant,
         "incomplete": incomplete_note(experiment, sweep, results),
     }
-
-
-def _mean_of(means: dict, model: str, layer: int, metric: str) -> float | None:
-    row = means.get((model, int(layer)))
-    if row is None or not row["n_trials"]:
-        return None
-    return row.get(f"{metric}_mean")
-
-
-def evaluate_claim(claim: dict[str, Any], means: dict) -> dict[str, Any]:
-    """A paper claim about a group ("at best" / "at worst") beside the sweep's best/worst member."""
-    metric, layer, kind = claim["metric"], int(claim.get("layer", 1)), claim.get("kind", "best")
-    values = {m: _mean_of(means, m, layer, metric) for m in claim["models"]}
-    present = {m: v for m, v in values.items() if v is not None}
-    ours, which = None, ""
-    if present:
-        pick = max if kind == "best" else min
-        which = pick(present, key=lambda m: present[m])
-        ours = present[which]
-    return {
-        "text": claim["text"], "metric": metric, "layer": layer, "kind": kind,
-        "paper": _paper_text(claim.get("value")), "ours": ours, "model": which,
-        "n_models": len(present), "models": list(claim["models"]),
-    }
-
-
-def evaluate_finding(finding: dict[str, Any], means: dict) -> dict[str, Any]:
-    """Check one qualitative finding on the sweep's means.
-
-    Two forms: ``{metric, models, op, value}`` (every listed model's mean satisfies ``op value``)
-    and ``{metric, above: {model, layer}, below: [{model, layer}, ...], by}`` (the first exceeds
-    every one of the others by at least ``by``).
-
-    Returns
-    -------
-    dict
-        ``text``, ``status`` ("holds", "does not hold" or "not run"), ``detail`` (the numbers).
-    """
-    metric = finding.get("metric")
-    if metric not in METRICS:
-        raise ConfigError(f"finding {finding.get('text')!r}: metric must be one of {METRICS}, got {metric!r}")
-    text = str(finding.get("text", ""))
-    if "models" in finding:
-        op_name = finding.get("op", ">=")
-        if op_name not in _OPS:
-            raise ConfigError(f"finding {text!r}: op must be one of {sorted(_OPS)}, got {op_name!r}")
-        threshold = float(finding["value"])
-        layer = int(finding.get("layer", 1))
-        values = {m: _mean_of(means, m, layer, metric) for m in finding["models"]}
-        detail = ", ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in values.items())
-        if any(v is None for v in values.values()):
-            status = "not run"
-        else:
-            status = "holds" if all(_OPS[op_name](v, threshold) for v in values.values()) else "does not hold"
-        detail = f"{detail} (need {op_name} {threshold:g})"
-    elif "above" in finding:
-        above = finding["above"]
-        below = finding.get("below") or []
-        by = float(finding.get("by", 0.0))
-        a = _mean_of(means, above["model"], int(above.get("layer", 1)), metric)
-        bs = [_mean_of(means, b["model"], int(b.get("layer", 1)), metric) for b in below]
-
-        def name(ref: dict) -> str:
-            return f"{ref['model']} L{int(ref.get('layer', 1))}"
-
-        parts = [f"{name(above)}: {'–' if a is None else f'{a:.3f}'}"]
-        parts += [f"{name(r)}: {'–' if v is None else f'{v:.3f}'}" for r, v in zip(below, bs)]
-        if a is None or any(v is None for v in bs) or not bs:
-            status = "not run"
-        else:
-            gap = a - max(bs)
-            status = "holds" if gap >= by and gap > 0 else "does not hold"
-        detail = ", ".join(parts) + f" (need a gap >= {by:g})"
-    else:
-        raise ConfigError(f"finding {text!r}: expected 'models' + 'op' + 'value', or 'above' + 'below'")
-    return {"text": text, "metric": metric, "status": status, "detail": detail}
 
 
 # ----------------------------------------------------------------------------- display rows
@@ -419,7 +334,7 @@ def _write_fidelity(out: Path, summary: dict[str, Any], name: str) -> dict[str, 
     summary["fidelity"] = rows
     if not rows:
         return {}
-    flat = [{**r, "paper": _paper_text(r["paper"])} for r in rows]
+    flat = [{**r, "paper": paper_text(r["paper"])} for r in rows]
     shown = [{
         "paper's claim": r["claim"], "metric": METRIC_TITLES.get(r["metric"], r["metric"]),
         "paper": r["paper"], "ours (mean ± sd)": fmt_mean_sd(r["ours_mean"], r["ours_sd"], 3),

@@ -8,15 +8,22 @@ One rule per kind of reported number (docs/RESULTS.md states them):
 - a number without sd ("93 %", "none"): consistent when within 0.10;
 - an "at best" / "at worst" claim about a group: the rule above applied to the best / worst
   group member's mean (and that member's sd);
-- the qualitative findings: by their thresholds (``aggregate.evaluate_finding``), "well above"
+- the qualitative findings: by their thresholds (:func:`evaluate_finding`), "well above"
   meaning a gap of at least 0.30.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import operator
+from typing import Any, Sequence
 
+from motiflens.errors import ConfigError
+from motiflens.tables import fmt_mean_sd
+
+#: The per-(model, layer) metrics of a sweep summary.
+METRICS = ("auroc", "aupr", "match_db", "match_gt")
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 #: Tolerance for a paper number reported without a standard deviation.
 NO_SD_TOLERANCE = 0.10
 #: Combined standard deviations within which a mean ± sd is consistent.
@@ -86,3 +93,89 @@ def fidelity_rows(summary: dict[str, Any], paper: dict[str, Any]) -> list[dict[s
             "verdict": finding["status"],
         })
     return rows
+
+
+def paper_text(values: Sequence[float] | None) -> str:
+    """A paper number as printed: ``"0.93"`` (no sd) or ``"0.847 ± 0.021"``; ``""`` for none."""
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{float(values[0]):g}"
+    return fmt_mean_sd(float(values[0]), float(values[1]), 3)
+
+
+def _mean_of(means: dict, model: str, layer: int, metric: str) -> float | None:
+    """The mean of ``metric`` for ``(model, layer)`` in ``means``; None when not run."""
+    row = means.get((model, int(layer)))
+    if row is None or not row["n_trials"]:
+        return None
+    return row.get(f"{metric}_mean")
+
+
+def evaluate_claim(claim: dict[str, Any], means: dict) -> dict[str, Any]:
+    """A paper claim about a group ("at best" / "at worst") beside the sweep's best/worst member."""
+    metric, layer, kind = claim["metric"], int(claim.get("layer", 1)), claim.get("kind", "best")
+    values = {m: _mean_of(means, m, layer, metric) for m in claim["models"]}
+    present = {m: v for m, v in values.items() if v is not None}
+    ours, which = None, ""
+    if present:
+        pick = max if kind == "best" else min
+        which = pick(present, key=lambda m: present[m])
+        ours = present[which]
+    return {
+        "text": claim["text"], "metric": metric, "layer": layer, "kind": kind,
+        "paper": paper_text(claim.get("value")), "ours": ours, "model": which,
+        "n_models": len(present), "models": list(claim["models"]),
+    }
+
+
+def evaluate_finding(finding: dict[str, Any], means: dict) -> dict[str, Any]:
+    """Check one qualitative finding on the sweep's means.
+
+    Two forms: ``{metric, models, op, value}`` (every listed model's mean satisfies ``op value``)
+    and ``{metric, above: {model, layer}, below: [{model, layer}, ...], by}`` (the first exceeds
+    every one of the others by at least ``by``).
+
+    Returns
+    -------
+    dict
+        ``text``, ``status`` ("holds", "does not hold" or "not run"), ``detail`` (the numbers).
+    """
+    metric = finding.get("metric")
+    if metric not in METRICS:
+        raise ConfigError(f"finding {finding.get('text')!r}: metric must be one of {METRICS}, got {metric!r}")
+    text = str(finding.get("text", ""))
+    if "models" in finding:
+        op_name = finding.get("op", ">=")
+        if op_name not in _OPS:
+            raise ConfigError(f"finding {text!r}: op must be one of {sorted(_OPS)}, got {op_name!r}")
+        threshold = float(finding["value"])
+        layer = int(finding.get("layer", 1))
+        values = {m: _mean_of(means, m, layer, metric) for m in finding["models"]}
+        detail = ", ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in values.items())
+        if any(v is None for v in values.values()):
+            status = "not run"
+        else:
+            status = "holds" if all(_OPS[op_name](v, threshold) for v in values.values()) else "does not hold"
+        detail = f"{detail} (need {op_name} {threshold:g})"
+    elif "above" in finding:
+        above = finding["above"]
+        below = finding.get("below") or []
+        by = float(finding.get("by", 0.0))
+        a = _mean_of(means, above["model"], int(above.get("layer", 1)), metric)
+        bs = [_mean_of(means, b["model"], int(b.get("layer", 1)), metric) for b in below]
+
+        def name(ref: dict) -> str:
+            return f"{ref['model']} L{int(ref.get('layer', 1))}"
+
+        parts = [f"{name(above)}: {'–' if a is None else f'{a:.3f}'}"]
+        parts += [f"{name(r)}: {'–' if v is None else f'{v:.3f}'}" for r, v in zip(below, bs)]
+        if a is None or any(v is None for v in bs) or not bs:
+            status = "not run"
+        else:
+            gap = a - max(bs)
+            status = "holds" if gap >= by and gap > 0 else "does not hold"
+        detail = ", ".join(parts) + f" (need a gap >= {by:g})"
+    else:
+        raise ConfigError(f"finding {text!r}: expected 'models' + 'op' + 'value', or 'above' + 'below'")
+    return {"text": text, "metric": metric, "status": status, "detail": detail}
