@@ -52,7 +52,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     def hint() -> None:
         if args.workers == 1 and not args.ray and cores > 1 and not _cuda_available():
             print(f"hint: --workers {cores} trains {cores} trials side by side, one core each "
-                  f"(faster on a CPU than one trial on {cores} threads)", file=sys.stderr)
+                  f"(faster on a CPU than one trial on {cores} threads, and one thread per "
+                  "trial as the committed records: the thread count changes a trial's numbers)",
+                  file=sys.stderr)
 
     _run_reproduce(args, on_start=hint)
 
