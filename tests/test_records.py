@@ -106,6 +106,28 @@ def test_reinterpret_pairs_trials_and_is_resumable(sweep, tmp_path):
         reinterpret_sweep(copy, "paper-alignment", mode="paper", threshold=0.6)
 
 
+def test_the_report_shows_each_reinterpretation_beside_the_original(sweep, tmp_path):
+    """report.html gets a section per re-interpretation (settings, paired table); a sweep
+    without any has no such section."""
+    from motiflens.experiments.aggregate import reinterpretation_names
+    from motiflens.report.html import render_report
+
+    assert reinterpretation_names(sweep) == []
+    assert 'id="reinterpret"' not in render_report(sweep)
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    reinterpret_sweep(copy, "paper-alignment", mode="paper")
+    assert reinterpretation_names(copy) == ["paper-alignment"]
+    html = render_report(copy)
+    section = html[html.index('id="reinterpret"'):html.index('id="figures"')]
+    assert "<h3>paper-alignment</h3>" in section and "mode paper" in section
+    assert "2 trials read again" in section
+    rows = compare(copy, "paper-alignment")
+    table = section[section.index('<table class="compare">'):]
+    assert table.count("<tr>") == 1 + len(rows)  # header + one row per model, layer, metric
+    assert "paired difference" in table and "paper-alignment" in table
+
+
 def test_two_sweeps_pair_by_row_and_seed(sweep, tmp_path, capsys):
     from motiflens.cli import main
     from motiflens.experiments.reinterpret import compare_sweeps

@@ -58,6 +58,13 @@ def result_file(trial_dir: Path, variant: str | None = None) -> Path:
     return trial_dir / "reinterpret" / variant / "result.json"
 
 
+def reinterpretation_names(results_dir: str | Path) -> list[str]:
+    """Names of a sweep's re-interpretations with at least one trial result, sorted."""
+    root = Path(results_dir)
+    return sorted({path.parent.name
+                   for path in root.glob("runs/*/trial-*/reinterpret/*/result.json")})
+
+
 def collect_results(results_dir: str | Path, experiment: Experiment | None = None,
                     variant: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Complete trials per model id, in trial order: ``{model_id: [result.json, ...]}``.

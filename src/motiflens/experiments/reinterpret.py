@@ -240,19 +240,25 @@ def write_comparison(results_dir: str | Path, variant: str, other: str | None = 
 def write_comparison_table(rows: list[dict[str, Any]], path: Path, left: str, right: str,
                            note: str = "") -> Path:
     """``path`` (Markdown) and the same name ``.tsv``: paired rows of :func:`compare_sides`."""
-    variant = right
     write_tsv(path.with_suffix(".tsv"), rows)
-    shown = [{
+    text = (f"{note}difference = {right} − {left}, paired by row and trial (same seed); "
+            "p: two-sided paired t-test.\n\n")
+    shown = comparison_display_rows(rows, left, right)
+    write_markdown(path, [("Side by side", text + to_markdown(shown))],
+                   title=f"{left} vs {right}")
+    return path
+
+
+def comparison_display_rows(rows: list[dict[str, Any]], left: str, right: str
+                            ) -> list[dict[str, Any]]:
+    """Rows of :func:`compare_sides` as printed: columns model, layer, metric, ``left``,
+    ``right`` (mean ± sd), paired difference, paired t-test p, pairs."""
+    return [{
         "model": r["model_id"] if r.get("b_model_id", r["model_id"]) == r["model_id"]
         else f"{r['model_id']} / {r['b_model_id']}",
         "layer": r["layer"], "metric": r["metric"],
-        left: fmt_mean_sd(r["a_mean"], r["a_sd"], 3), variant: fmt_mean_sd(r["b_mean"], r["b_sd"], 3),
+        left: fmt_mean_sd(r["a_mean"], r["a_sd"], 3), right: fmt_mean_sd(r["b_mean"], r["b_sd"], 3),
         "paired difference": fmt_mean_sd(r["diff_mean"], r["diff_sd"], 3),
         "paired t-test p": "" if r["p_paired_t"] is None else f"{r['p_paired_t']:.3g}",
         "pairs": r["n_pairs"],
     } for r in rows]
-    text = (f"{note}difference = {variant} − {left}, paired by row and trial (same seed); "
-            "p: two-sided paired t-test.\n\n")
-    write_markdown(path, [("Side by side", text + to_markdown(shown))],
-                   title=f"{left} vs {variant}")
-    return path

@@ -2,7 +2,8 @@
 
 ``write_report(results_dir)`` (re)writes the summary tables (``summary/``), draws the figures
 (``figures/``: training curves per model, copies of the logo grids, PNG and PDF) and writes
-``report.html``: the findings, the results table beside the paper's numbers, per-TF coverage,
+``report.html``: the findings, the results table beside the paper's numbers, the
+re-interpretations of the same checkpoints (if any), per-TF coverage,
 and per model its training curves, its logo grids (first layer like the paper's Figs 2-4, deeper
 layers like S1) and the per-filter Tomtom matches (significant ones only). Images are embedded
 as base64 PNG, so the file can be mailed or committed alone. Every piece of text is escaped.
@@ -34,6 +35,7 @@ from motiflens.report.html_sections import (
     _meta_html,
     _model_section,
     _paper_figures_html,
+    _reinterpretations_html,
 )
 
 __all__ = ["SIGNIFICANT_E", "TOMTOM_COLUMNS", "plot_training_curves", "render_report",
@@ -77,6 +79,8 @@ def render_report(results_dir: str | Path) -> str:
                paper=[c for c in columns if c.startswith("paper_")], css_class="results"),
         "<h2 id=\"fidelity\">The paper's numbers and ours</h2>",
         _fidelity_html(summary),
+        *_titled("<h2 id=\"reinterpret\">The same checkpoints read with other interpretation "
+                 "settings</h2>", _reinterpretations_html(root)),
         "<h2 id=\"figures\">Figures as the paper's</h2>",
         _paper_figures_html(root, summary, experiment, figures),
         "<h2 id=\"analyses\">Which filters matter, how whole they are, null match rates</h2>",
@@ -96,6 +100,11 @@ def render_report(results_dir: str | Path) -> str:
         + _e(_io.package_versions().get("motiflens", ""))
         + ".</p>\n</body>\n</html>\n"
     )
+
+
+def _titled(title: str, fragment: str) -> list[str]:
+    """``[title, fragment]``, or nothing when the fragment is empty."""
+    return [title, fragment] if fragment else []
 
 
 def write_report(results_dir: str | Path) -> Path:

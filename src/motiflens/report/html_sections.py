@@ -1,5 +1,6 @@
 """The sections of the report, each as an HTML fragment: findings, sweep settings, fidelity to the
-paper's numbers, the paper's figures, the analyses table and one section per model."""
+paper's numbers, re-interpretations, the paper's figures, the analyses table and one section per
+model."""
 
 from __future__ import annotations
 
@@ -155,6 +156,33 @@ def _fidelity_html(summary: dict[str, Any]) -> str:
             "0.10; group claims on the best / worst model's mean; findings by their "
             "thresholds.</p>" + _table(rows, list(rows[0]), paper=["paper"],
                                        numeric=["ours", "trials"], css_class="fidelity"))
+
+
+def _reinterpretations_html(root: Path) -> str:
+    """One part per re-interpretation of the sweep (``motiflens reinterpret``): its settings,
+    the paper's numbers beside it, and each metric paired with the original reading of the same
+    trials. Empty when the sweep has none."""
+    from motiflens.experiments.aggregate import (collect_results, reinterpretation_names,
+                                                 summarize)
+    from motiflens.experiments.reinterpret import compare, comparison_display_rows
+
+    parts = []
+    for name in reinterpretation_names(root):
+        results = [r for trials in collect_results(root, variant=name).values() for r in trials]
+        settings = results[0].get("interpret", {}) if results else {}
+        described = ", ".join(f"{key} {value}" for key, value in settings.items()) or "unknown"
+        rows = comparison_display_rows(compare(root, name), "original", name)
+        parts += [
+            f"<h3>{_e(name)}</h3>",
+            f"<p>Settings: {_e(described)}; {len(results)} trials read again from their best "
+            f"weights (tables in <code>summary/reinterpret/{_e(name)}/</code>).</p>",
+            _fidelity_html(summarize(root, name)),
+            "<p>Paired with the original reading of the same trials: difference = "
+            f"{_e(name)} − original; p: two-sided paired t-test.</p>",
+            _table(rows, list(rows[0]), numeric=["layer", "pairs", "paired t-test p"],
+                   css_class="compare") if rows else "<p>No trial has both readings.</p>",
+        ]
+    return "\n".join(parts)
 
 
 def _label_names(root: Path) -> list[str]:
