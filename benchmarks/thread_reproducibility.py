@@ -42,10 +42,8 @@ def train_once(name: str, dataset, precision: str, threads: int, epochs: int, ou
 
     spec = model_spec(name, input_length=dataset.train.X.shape[2],
                       n_outputs=dataset.train.Y.shape[1])
-    config = TrainConfig.for_protocol("code", seed=0, max_epochs=epochs)
-    config = TrainConfig.from_dict({**config.to_dict(), "precision": precision,
-                                    "num_threads": threads, "dropout_masks": "fast",
-                                    "device": "cpu"})
+    config = TrainConfig.for_protocol("code", seed=0, max_epochs=epochs, precision=precision,
+                                      num_threads=threads, dropout_masks="fast", device="cpu")
     metrics = train(spec, dataset, config, out, resume=False, progress=False)
     model = load_run(out)[0]
     return weights_digest(model.state_dict()), float(metrics["best_valid_loss"])

@@ -80,7 +80,7 @@ def render_report(results_dir: str | Path) -> str:
         "<h2 id=\"fidelity\">The paper's numbers and ours</h2>",
         _fidelity_html(summary),
         *_titled("<h2 id=\"reinterpret\">The same checkpoints read with other interpretation "
-                 "settings</h2>", _reinterpretations_html(root)),
+                 "settings</h2>", _reinterpretations_html(root, summary)),
         "<h2 id=\"figures\">Figures as the paper's</h2>",
         _paper_figures_html(root, summary, experiment, figures),
         "<h2 id=\"analyses\">Which filters matter, how whole they are, null match rates</h2>",

@@ -158,25 +158,26 @@ def _fidelity_html(summary: dict[str, Any]) -> str:
                                        numeric=["ours", "trials"], css_class="fidelity"))
 
 
-def _reinterpretations_html(root: Path) -> str:
+def _reinterpretations_html(root: Path, summary: dict[str, Any]) -> str:
     """One part per re-interpretation of the sweep (``motiflens reinterpret``): its settings,
     the paper's numbers beside it, and each metric paired with the original reading of the same
-    trials. Empty when the sweep has none."""
+    trials (``summary``, the sweep's own). Empty when the sweep has none."""
     from motiflens.experiments.aggregate import (collect_results, reinterpretation_names,
                                                  summarize)
-    from motiflens.experiments.reinterpret import compare, comparison_display_rows
+    from motiflens.experiments.reinterpret import compare_sides, comparison_display_rows
 
     parts = []
     for name in reinterpretation_names(root):
         results = [r for trials in collect_results(root, variant=name).values() for r in trials]
         settings = results[0].get("interpret", {}) if results else {}
         described = ", ".join(f"{key} {value}" for key, value in settings.items()) or "unknown"
-        rows = comparison_display_rows(compare(root, name), "original", name)
+        variant = summarize(root, name)
+        rows = comparison_display_rows(compare_sides(summary, variant), "original", name)
         parts += [
             f"<h3>{_e(name)}</h3>",
             f"<p>Settings: {_e(described)}; {len(results)} trials read again from their best "
             f"weights (tables in <code>summary/reinterpret/{_e(name)}/</code>).</p>",
-            _fidelity_html(summarize(root, name)),
+            _fidelity_html(variant),
             "<p>Paired with the original reading of the same trials: difference = "
             f"{_e(name)} − original; p: two-sided paired t-test.</p>",
             _table(rows, list(rows[0]), numeric=["layer", "pairs", "paired t-test p"],
