@@ -101,3 +101,19 @@ def test_completeness_separation_is_an_auroc_over_matched_filters():
     rows[0]["completeness_values"] = [0.97, 1.0, 0.99]
     assert completeness_separation(rows)["auroc"] < 0.5
     assert completeness_separation(rows[:1]) is None
+
+
+def test_analyze_a_run_made_by_motiflens_train(tmp_path, capsys):
+    """A plain ``train`` run has no sweep records (result.json, trial.json): the settings come
+    from what ``interpret`` recorded beside its files."""
+    data, run = tmp_path / "d.h5", tmp_path / "run"
+    assert main(["simulate", "--out", str(data), "--n", "300", "--seed", "3"]) == 0
+    assert main(["train", "--model", "6x19p25-6x5p4-d16", "--data", str(data), "--epochs", "1",
+                 "--threads", "1", "--out", str(run)]) == 0
+    assert main(["interpret", str(run), "--n-sequences", "40", "--gt-list", "code"]) == 0
+    assert not (run / "result.json").exists()
+    capsys.readouterr()
+    assert main(["analyze", str(run), "--analyses", "importance", "completeness",
+                 "--n-sequences", "30"]) == 0
+    assert capsys.readouterr().out.startswith("layer 1: ")
+    assert len(read_tsv(run / "analysis/interpret/layer1/importance.tsv")) == 6

@@ -53,12 +53,27 @@ def _label(variant: str | None) -> str:
     return "interpret" if variant is None else f"reinterpret-{variant}"
 
 
-def _settings(trial: Path, variant: str | None) -> dict[str, Any]:
-    """The interpretation settings of a trial (or of its variant)."""
-    if variant is None:
-        return dict(_io.read_json(trial / "result.json").get("interpret") or
-                    _io.read_json(trial / "trial.json")["identity"].get("interpret") or {})
-    return dict(_io.read_json(trial / "reinterpret" / variant / "result.json")["interpret"])
+def _settings(trial: Path, variant: str | None, layer: int) -> dict[str, Any]:
+    """The settings that produced the interpretation being analysed.
+
+    First as the interpretation recorded them beside its files
+    (``layer<N>/summary.json``: a ``motiflens train`` run has nothing else); else, for older
+    records, as the sweep recorded them (``result.json``, ``trial.json``).
+    """
+    recorded = _interpretation_dir(trial, variant) / f"layer{layer}" / "summary.json"
+    if recorded.is_file():
+        config = _io.read_json(recorded).get("interpret_config")
+        if config:
+            return dict(config)
+    if variant is not None:
+        return dict(_io.read_json(trial / "reinterpret" / variant / "result.json")["interpret"])
+    for name in ("result.json", "trial.json"):
+        if (trial / name).is_file():
+            record = _io.read_json(trial / name)
+            found = record.get("interpret") or record.get("identity", {}).get("interpret")
+            if found:
+                return dict(found)
+    return {}
 
 
 def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
@@ -98,7 +113,7 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
     if not (source / "filters.tsv").is_file():
         raise ConfigError(f"{source}: not interpreted (run `motiflens interpret` or "
                           "`motiflens reinterpret` first)")
-    settings = _settings(trial, variant)
+    settings = _settings(trial, variant, layer)
     out = trial / "analysis" / _label(variant) / f"layer{layer}"
     model, _, _ = load_run(trial)
     with load_dataset(dataset, in_memory=False) as data:
