@@ -113,6 +113,22 @@ def test_data_fasta_rejects_bad_characters(tmp_path, capsys):
     assert code == 2 and f"{fasta}:4" in err
 
 
+def test_data_fasta_split_fractions_have_flags(tmp_path, capsys):
+    from motiflens.data.dataset import load_dataset
+
+    fasta = tmp_path / "a.fa"
+    fasta.write_text("".join(f">s{i}\nACGTACGTAC\n" for i in range(10)))
+    args = ["data", "fasta", "--classes", f"A={fasta}", "--shuffled-negatives"]
+    code, _, err = run_cli(args + ["--out", str(tmp_path / "few.h5"), "--valid-fraction", "0",
+                                   "--test-fraction", "0.5"], capsys)
+    assert code == 2 and "--valid-fraction/--test-fraction" in err  # no validation rows
+    code, _, err = run_cli(args + ["--out", str(tmp_path / "ok.h5"), "--valid-fraction", "0.2",
+                                   "--test-fraction", "0.3"], capsys)
+    assert code == 0, err
+    sizes = {name: len(split) for name, split in load_dataset(tmp_path / "ok.h5").splits.items()}
+    assert sizes == {"train": 10, "valid": 4, "test": 6}  # 20 rows with their negatives
+
+
 def test_train_streams_from_disk_when_data_exceed_the_memory_budget(tmp_path, capsys):
     data = tmp_path / "d.h5"
     assert run_cli(["simulate", "--out", str(data), "--n", "300", "--seed", "2"], capsys)[0] == 0
@@ -308,3 +324,16 @@ def test_options_of_data_simulate_tomtom_interpret_evaluate_show_their_default()
     assert not missing, missing
     peaks_help = top["data"].format_help()
     assert "1000-nt windows" in peaks_help and "(200-nt bins, > half overlap)" not in peaks_help
+
+
+def test_warnings_on_the_command_line_are_one_plain_line(tmp_path):
+    """Not the library's source file and line, as Python prints a warning by default."""
+    fasta = tmp_path / "a.fa"  # every record both A and B: constant labels everywhere
+    fasta.write_text("".join(f">s{i} label=A,B\nACGTACGTAC\n" for i in range(10)))
+    done = subprocess.run([sys.executable, "-m", "motiflens.cli", "data", "fasta", "--labelled",
+                           str(fasta), "--out", str(tmp_path / "o.h5"),
+                           "--valid-fraction", "0.2", "--test-fraction", "0.2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("warning: ") and "constant label" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and ".py:" not in done.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -76,10 +77,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_writable(args.out, "--out")
     if getattr(args, "to", None):
         check_writable(args.to, "--to")
-    if args.command in ("interpret", "reinterpret"):
-        target = args.run_dir if args.command == "interpret" else args.results_dir
-        check_writable(Path(target) / "interpret", "RUN_DIR (copy the run to a folder you can "
-                       "write to)")
+    if args.command in ("interpret", "reinterpret") and not getattr(args, "out", None):
+        target = Path(args.run_dir if args.command == "interpret" else args.results_dir)
+        if target.is_dir():  # else the command says what RUN_DIR is not
+            check_writable(target / "interpret", "RUN_DIR (copy the run to a folder you can "
+                           "write to)" + (" or --out DIR" if args.command == "interpret" else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--db", default="JASPAR2016", help="motif database: a JASPAR release name, "
                    "'paper' or a MEME/JASPAR file (default: %(default)s)")
-    p.add_argument("--gt-list", default="paper",
+    p.add_argument("--gt-list", choices=["paper", "code"], default="paper",
                    help="ground-truth ID list, paper or code (default: %(default)s)")
     p.add_argument("--data", help="dataset whose test set is scanned (default: the run's)")
     p.add_argument("--threshold", type=float, help="activation threshold as a fraction "
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: all)")
     p.add_argument("--no-trim", action="store_true", help="compare untrimmed filter PPMs "
                    "(default: trim to IC > 0.5 bits +- 3 columns)")
+    p.add_argument("--out", metavar="DIR", help="write the layer<N>/ folders here (default: "
+                   "RUN_DIR/interpret; needed for a sweep's trial, whose interpret/ belongs to "
+                   "the sweep's records)")
     p.set_defaults(func=cmd_interpret)
 
     p = sub.add_parser("tomtom", help="compare query motifs with a database (in-process Tomtom)")
@@ -227,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
             d.add_argument("--genome", required=True,
                            help="FASTA (indexed with pyfaidx) (required)")
             d.add_argument("--test-chroms", nargs="+", default=["chr8", "chr9"],
-                           help="test-set chromosomes (default: %(default)s)")
+                           help="test-set chromosomes (default: chr8 chr9)")
             d.add_argument("--valid-chroms", nargs="+", default=["chr7"],
-                           help="validation-set chromosomes (default: %(default)s)")
+                           help="validation-set chromosomes (default: chr7)")
         if name == "fasta":
             d.add_argument("--test-chroms", nargs="+", default=None,
                            help="split by chromosome, read from record names chrom:start-end: "
@@ -238,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
             d.add_argument("--valid-chroms", nargs="+", default=[],
                            help="with --test-chroms: validation-set chromosomes, e.g. chr7 "
                                 "(default: none)")
+            d.add_argument("--valid-fraction", type=float, default=0.1,
+                           help="without --test-chroms: fraction of records drawn at random "
+                                "for validation (default: %(default)s)")
+            d.add_argument("--test-fraction", type=float, default=0.1,
+                           help="without --test-chroms: fraction of records drawn at random "
+                                "for the test set (default: %(default)s)")
         if name == "peaks":
             d.add_argument("--peaks", nargs="+", required=True, metavar="NAME=FILE",
                            help="one BED/narrowPeak file per label, in label order (required; "
@@ -383,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from motiflens._malloc import retain_freed_memory
 
         retain_freed_memory()  # training processes reuse freed memory (fewer page faults)
+    plain = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
         _check_outputs(args)
         func(args)
@@ -400,7 +413,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"motiflens {args.command}: interrupted (finished work is kept; rerun to resume)",
               file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = plain
     return 0
+
+
+def _format_warning(message: Warning | str, category: type[Warning], filename: str,
+                    lineno: int, line: str | None = None) -> str:
+    """A warning as users of the command line read it: ``warning: message`` (not the source
+    file and line of the library that raised it)."""
+    return f"warning: {message}\n"
 
 
 if __name__ == "__main__":

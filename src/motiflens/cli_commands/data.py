@@ -46,6 +46,7 @@ def cmd_data(args: argparse.Namespace) -> None:
             negatives="shuffle" if args.shuffled_negatives else None,
             reverse_complement=args.reverse_complement, seed=args.seed,
             test_chroms=args.test_chroms, valid_chroms=args.valid_chroms,
+            valid_fraction=args.valid_fraction, test_fraction=args.test_fraction,
         )
     elif args.source == "example":
         from motiflens.data.example import build_example

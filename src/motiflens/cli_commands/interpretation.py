@@ -8,17 +8,24 @@ from pathlib import Path
 
 
 def cmd_interpret(args: argparse.Namespace) -> None:
+    from motiflens.errors import ConfigError
     from motiflens.interpret.pipeline import interpret_run
     from motiflens.train import unfinished_reason
 
-    reason = unfinished_reason(args.run_dir)
+    run = Path(args.run_dir)
+    if args.out is None and (run / "trial.json").is_file() and (run / "interpret").is_dir():
+        raise ConfigError(f"{run}: a trial of a sweep, whose interpret/ folder is part of the "
+                          "sweep's records; write this interpretation elsewhere with --out DIR, "
+                          "or read every trial again with `motiflens reinterpret SWEEP --name "
+                          "NAME`")
+    reason = unfinished_reason(run)
     if reason is not None:
-        print(f"warning: {args.run_dir}: {reason}", file=sys.stderr)
+        print(f"warning: {run}: {reason}", file=sys.stderr)
 
     summaries = interpret_run(
-        args.run_dir, layers=tuple(args.layer), mode=args.mode, db=args.db,
+        run, layers=tuple(args.layer), mode=args.mode, db=args.db,
         gt_list=args.gt_list, data=args.data, threshold=args.threshold,
-        trim=not args.no_trim, n_sequences=args.n_sequences, progress=True,
+        trim=not args.no_trim, n_sequences=args.n_sequences, out_dir=args.out, progress=True,
     )
     for layer, summary in summaries.items():
         truth = ("no ground truth for this dataset's labels" if summary["frac_match_gt"] is None

@@ -128,7 +128,8 @@ def _random_splits(n: int, valid_fraction: float, test_fraction: float,
     if not (0 <= valid_fraction < 1 and 0 <= test_fraction < 1
             and valid_fraction + test_fraction < 1):
         raise ConfigError(f"valid_fraction/test_fraction: expected fractions summing to < 1, "
-                          f"found {valid_fraction}, {test_fraction}")
+                          f"found {valid_fraction}, {test_fraction} "
+                          "(--valid-fraction/--test-fraction)")
     n_valid, n_test = int(round(n * valid_fraction)), int(round(n * test_fraction))
     assign = np.zeros(n, dtype=np.int64)
     perm = rng.permutation(n)
@@ -269,7 +270,8 @@ def build_fasta(out: str | os.PathLike, *, classes: Mapping[str, str | os.PathLi
     else:
         split_idx = _random_splits(len(records), valid_fraction, test_fraction, rng)
         hint = (f"{len(records)} records with valid_fraction={valid_fraction}, "
-                f"test_fraction={test_fraction}; add records or raise the fractions")
+                f"test_fraction={test_fraction}; add records or raise the fractions "
+                "(--valid-fraction/--test-fraction)")
     check_split_counts({s: int((split_idx == i).sum()) for i, s in enumerate(SPLITS)},
                        f"{out}", hint)
     splits = _assemble(codes, Y, split_idx, negatives, negatives_per_sequence,

@@ -66,6 +66,24 @@ class InterpretConfig:
     n_sequences: int | None = None
     data: str | None = None
 
+    def __post_init__(self) -> None:
+        checks = [
+            ("layers", "--layer", "1-based layer numbers (1 = first convolution)",
+             bool(self.layers) and all(int(x) >= 1 for x in self.layers)),
+            ("mode", "--mode", "'paper' or 'code'", self.mode in ("paper", "code")),
+            ("threshold", "--threshold", "a fraction in [0, 1]",
+             self.threshold is None or 0.0 <= float(self.threshold) <= 1.0),
+            ("n_sequences", "--n-sequences", "a positive number of test sequences",
+             self.n_sequences is None or int(self.n_sequences) >= 1),
+            ("distance", "--dist", "'ed' or 'pearson'", self.distance in ("ed", "pearson")),
+            ("evalue_threshold", "--thresh", "a positive E-value",
+             float(self.evalue_threshold) > 0),
+        ]
+        for key, flag, expected, ok in checks:
+            if not ok:
+                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r} "
+                                  f"({flag})")
+
 
 def _dataset_path(run_dir: Path, data: str | None) -> Path:
     if data:
@@ -75,6 +93,9 @@ def _dataset_path(run_dir: Path, data: str | None) -> Path:
     if not path:
         raise ConfigError(f"{run_dir / 'config.json'}: no dataset path recorded; pass --data "
                           "(data=...)")
+    if not Path(path).exists():
+        raise ConfigError(f"{path}: the dataset recorded in {run_dir / 'config.json'} is not "
+                          "there (moved or deleted?); pass its new place with --data PATH")
     return Path(path)
 
 
@@ -159,13 +180,27 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
     ``progress`` prints each stage and its time on stderr.
     """
     step = _Stages(f"layer {layer}", progress)
+    with _io.atomic_dir(out_dir) as tmp:  # a failed layer leaves its old files as they were
+        summary = _interpret_layer_into(model, X, layer, config, database, gt_ids, tmp, step,
+                                        reference_motifs, title, logos)
+        summary.update({"out_dir": str(out_dir), **(extra or {})})
+        _io.write_json(tmp / "summary.json", {
+            "summary": summary, "interpret_config": config, "provenance": _io.provenance(),
+        })
+    return summary
+
+
+def _interpret_layer_into(model: Any, X: np.ndarray, layer: int, config: InterpretConfig,
+                          database: list, gt_ids: dict[str, list[str]], out_dir: Path,
+                          step: _Stages, reference_motifs: Sequence, title: str, logos: bool
+                          ) -> dict[str, Any]:
+    """The body of :func:`interpret_layer`: every file but ``summary.json`` into ``out_dir``."""
     from motiflens.interpret.filters import filters_to_motifs
+    from motiflens.interpret.logos import plot_filter_logos
     from motiflens.interpret.scoring import score_filters, summarize, write_filter_table
     from motiflens.interpret.tomtom import TomtomConfig, run_tomtom, write_tomtom_tsv
     from motiflens.motifs import write_meme
-    from motiflens.interpret.logos import plot_filter_logos
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     step(f"filters -> PPMs on {X.shape[0]} sequences ({config.mode} alignment)")
     fm = filters_to_motifs(model, X, layer=layer, mode=config.mode, threshold=config.threshold)
     alive = fm.alive_motifs()
@@ -194,8 +229,6 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
         "layer": layer,
         "window": fm.window,
         "n_sequences": int(X.shape[0]),
-        "out_dir": str(out_dir),
-        **(extra or {}),
     })
     if logos:
         step(f"logos of {len(fm.motifs)} filters")
@@ -203,9 +236,6 @@ def interpret_layer(model: Any, X: np.ndarray, layer: int, config: InterpretConf
                           path_png=out_dir / "logos.png", path_pdf=out_dir / "logos.pdf",
                           title=title or f"layer {layer}")
     step("done")
-    _io.write_json(out_dir / "summary.json", {
-        "summary": summary, "interpret_config": config, "provenance": _io.provenance(),
-    })
     return summary
 
 
@@ -253,6 +283,11 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
                               f"({spec.name} has {n_conv} convolutional layers)")
     data_path = _dataset_path(run_dir, data)
     X, label_names, attrs = _test_sequences(data_path, n_sequences)
+    expected = getattr(spec, "input_length", None)
+    if expected is not None and X.shape[2] != expected:
+        raise ConfigError(f"{data_path}: sequences of length {X.shape[2]}, but {spec.name} was "
+                          f"trained on length {expected}; pass a dataset of its length with "
+                          "--data")
     database = load_motif_source(db)
     gt_ids = dataset_ground_truth(label_names, attrs, gt_list)
     references = _reference_motifs(label_names, gt_ids)

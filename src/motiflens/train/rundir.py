@@ -247,10 +247,30 @@ def _load_torch(path: Path) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        raise FormatError(path, f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        raise FormatError(path, f"not a readable checkpoint ({_load_failure(path, exc)}); "
+                          "it is not one motiflens wrote, or it was cut short: train the run "
+                          "again (`motiflens train --no-resume`)") from None
     if not isinstance(obj, dict):
         raise FormatError(path, f"expected a dict checkpoint, found {type(obj).__name__}")
     return obj
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    """What was wrong with a file ``torch.load`` refused, in a few words (torch's own message
+    runs over several lines and suggests ``weights_only=False``, which is unsafe here)."""
+    import pickle
+    import zipfile
+
+    if path.stat().st_size == 0:
+        return "empty file"
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        return "not a PyTorch file of tensors and plain data"
+    if isinstance(exc, pickle.UnpicklingError):
+        return "holds objects other than tensors and plain data, refused by weights_only=True"
+    if isinstance(exc, EOFError):
+        return "truncated file"
+    first = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def _config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -303,8 +323,15 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu"
         The directory or its ``checkpoint.pt`` is missing or unreadable.
     """
     run = Path(run_dir)
+    if run.is_file():
+        raise FormatError(run, "a file, not a run directory: give the folder that "
+                          "`motiflens train --out` (or a sweep's runs/ID/trial-N) holds")
     if not run.is_dir():
         raise FormatError(run, "run directory not found")
+    if (run / "sweep.json").is_file():
+        raise FormatError(run, "a sweep directory, not a run: give one of its trials "
+                          f"({run / 'runs' / 'ID' / 'trial-N'}), or read all of them with "
+                          "`motiflens reinterpret` / `motiflens analyze`")
     path = run / "checkpoint.pt"
     if not path.exists():
         raise FormatError(path, "no checkpoint.pt: not a finished or started training run")
@@ -327,11 +354,12 @@ def unfinished_reason(run_dir: str | Path) -> str | None:
     """Why a run directory's training is not finished, or None when it is.
 
     A run is finished when ``metrics.json`` exists (written as training's last step); a run
-    stopped early (killed, interrupted) has a ``checkpoint.pt`` of its best epoch so far.
+    stopped early (killed, interrupted) has a ``checkpoint.pt`` of its best epoch so far. A
+    folder without ``checkpoint.pt`` is no run at all: None (:func:`load_run` raises).
     """
     run = Path(run_dir)
-    if (run / "metrics.json").is_file():
-        return None
+    if (run / "metrics.json").is_file() or not (run / "checkpoint.pt").is_file():
+        return None  # finished, or nothing to read (load_run says why)
     history = run / "history.tsv"
     epochs = max(0, len(history.read_text().splitlines()) - 1) if history.is_file() else 0
     return (f"training did not finish (no metrics.json; {epochs} epoch(s) in history.tsv): "

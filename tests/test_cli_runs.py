@@ -1,0 +1,112 @@
+"""The command line on run directories: what is not a run, a damaged checkpoint, a sweep's trial,
+a moved or mismatched dataset. One line each, exit status 2, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from motiflens import _io
+from motiflens.cli import main
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli-runs")
+    data = root / "d.h5"
+    assert main(["simulate", "--out", str(data), "--n", "300", "--seed", "2"]) == 0
+    assert main(["train", "--model", "6x19p25-6x5p4-d16", "--data", str(data), "--epochs", "1",
+                 "--threads", "1", "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def _fails(args: list[str], capsys) -> str:
+    capsys.readouterr()
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and "warning" not in err
+    return err
+
+
+def test_what_is_not_a_run_is_named_without_a_false_warning(run, tmp_path, capsys):
+    assert "run directory not found" in _fails(["interpret", str(tmp_path / "none")], capsys)
+    assert "run directory not found" in _fails(["evaluate", str(tmp_path / "none")], capsys)
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "sweep.json").write_text("{}")
+    err = _fails(["interpret", str(tmp_path / "sweep")], capsys)
+    assert "a sweep directory, not a run" in err and "reinterpret" in err
+    (tmp_path / "file.pt").write_bytes(b"x")
+    assert "a file, not a run directory" in _fails(["interpret", str(tmp_path / "file.pt")],
+                                                     capsys)
+
+
+@pytest.mark.parametrize("content, reason", [(b"junk\n", "not a PyTorch file"),
+                                             (b"", "empty file")])
+def test_a_damaged_checkpoint_is_one_line_that_keeps_weights_only(run, tmp_path, capsys,
+                                                                  content, reason):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "checkpoint.pt").write_bytes(content)
+    for command in (["interpret", str(copy)], ["evaluate", str(copy), "--recompute"]):
+        err = _fails(command, capsys)
+        assert "checkpoint.pt: not a readable checkpoint" in err and reason in err
+        assert "weights_only=False" not in err
+
+
+def test_a_sweep_trials_interpretation_is_not_overwritten(run, tmp_path, capsys):
+    trial = tmp_path / "trial-0"
+    shutil.copytree(run, trial)
+    assert main(["interpret", str(trial), "--n-sequences", "30", "--mode", "code"]) == 0
+    (trial / "trial.json").write_text("{}")  # now it is a sweep's trial
+    before = (trial / "interpret/layer1/summary.json").read_bytes()
+    err = _fails(["interpret", str(trial), "--n-sequences", "30"], capsys)
+    assert "a trial of a sweep" in err and "--out DIR" in err
+    assert main(["interpret", str(trial), "--n-sequences", "30",
+                 "--out", str(tmp_path / "mine")]) == 0
+    assert (trial / "interpret/layer1/summary.json").read_bytes() == before
+    mine = json.loads((tmp_path / "mine/layer1/summary.json").read_text())
+    assert mine["interpret_config"]["mode"] == "paper"
+
+
+def test_bad_settings_and_data_write_nothing(run, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    err = _fails(["interpret", str(copy), "--threshold", "2"], capsys)
+    assert "threshold" in err and "--threshold" in err
+    assert "--n-sequences" in _fails(["interpret", str(copy), "--n-sequences", "0"], capsys)
+    short = tmp_path / "short.h5"
+    assert main(["simulate", "--out", str(short), "--n", "300", "--length", "100"]) == 0
+    err = _fails(["interpret", str(copy), "--data", str(short)], capsys)
+    assert str(short) in err and "length 100" in err and "--data" in err
+    assert not (copy / "interpret").exists()
+    # the recorded dataset moved away
+    config = json.loads((copy / "config.json").read_text())
+    config["dataset"]["path"] = str(tmp_path / "moved.h5")
+    (copy / "config.json").write_text(json.dumps(config))
+    err = _fails(["interpret", str(copy)], capsys)
+    assert "moved.h5: the dataset recorded in" in err and "--data PATH" in err
+
+
+def test_a_failed_folder_write_leaves_the_old_folder(tmp_path):
+    target = tmp_path / "new" / "layer1"
+    with pytest.raises(RuntimeError):
+        with _io.atomic_dir(target) as tmp:
+            (tmp / "half.tsv").write_text("x")
+            raise RuntimeError("stopped")
+    assert not (tmp_path / "new").exists()  # the parent it made is gone too
+    with _io.atomic_dir(target) as tmp:
+        (tmp / "old.tsv").write_text("old")
+    with pytest.raises(RuntimeError):
+        with _io.atomic_dir(target) as tmp:
+            (tmp / "new.tsv").write_text("new")
+            raise RuntimeError("stopped")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["layer1"]
+    assert [p.name for p in target.iterdir()] == ["old.tsv"]
+    with _io.atomic_dir(target) as tmp:
+        (tmp / "new.tsv").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.tsv"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["layer1"]
