@@ -117,3 +117,11 @@ def test_analyze_a_run_made_by_motiflens_train(tmp_path, capsys):
                  "--n-sequences", "30"]) == 0
     assert capsys.readouterr().out.startswith("layer 1: ")
     assert len(read_tsv(run / "analysis/interpret/layer1/importance.tsv")) == 6
+
+
+def test_analyze_names_an_unknown_row_or_layer(sweep, capsys):
+    capsys.readouterr()
+    assert main(["analyze", str(sweep), "--models", "CNN-999"]) == 2
+    assert "--models: unknown row(s) CNN-999" in capsys.readouterr().err
+    assert main(["analyze", str(sweep / "runs/tiny-a/trial-0"), "--layer", "5"]) == 2
+    assert "layer 5: expected 1..2" in capsys.readouterr().err

@@ -337,3 +337,23 @@ def test_warnings_on_the_command_line_are_one_plain_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("warning: ") and "constant label" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and ".py:" not in done.stderr
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["simulate", "--n", "0"], "(--n)"),
+    (["simulate", "--split", "0.5", "0.5", "0.5"], "(--split)"),
+    (["train", "--model", "CNN-25", "--epochs", "0"], "(--epochs)"),
+    (["train", "--model", "CNN-25", "--batch-size", "0"], "(--batch-size)"),
+    (["data", "fasta", "--shuffled-negatives", "--length", "0"], "(--length)"),
+])
+def test_a_bad_setting_names_its_flag(tmp_path, capsys, args, flag):
+    fasta = tmp_path / "a.fa"
+    fasta.write_text("".join(f">s{i}\nACGTACGTAC\n" for i in range(10)))
+    data = tmp_path / "d.h5"
+    if args[0] == "train":
+        assert main(["simulate", "--out", str(data), "--n", "200"]) == 0
+        args = args + ["--data", str(data)]
+    if args[0] == "data":
+        args = args + ["--classes", f"A={fasta}"]
+    code, _, err = run_cli(args + ["--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and err.strip().endswith(flag) and len(err.strip().splitlines()) == 1

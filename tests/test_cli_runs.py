@@ -83,6 +83,14 @@ def test_bad_settings_and_data_write_nothing(run, tmp_path, capsys):
     err = _fails(["interpret", str(copy), "--data", str(short)], capsys)
     assert str(short) in err and "length 100" in err and "--data" in err
     assert not (copy / "interpret").exists()
+    other = tmp_path / "other.h5"  # right length, one label instead of the model's 12
+    fasta = tmp_path / "a.fa"
+    fasta.write_text("".join(f">s{i}\n{'ACGT' * 50}\n" for i in range(20)))
+    assert main(["data", "fasta", "--classes", f"A={fasta}", "--shuffled-negatives",
+                 "--out", str(other)]) == 0
+    for command in (["interpret", str(copy)], ["evaluate", str(copy), "--recompute"]):
+        err = _fails(command + ["--data", str(other)], capsys)
+        assert str(other) in err and "1 label(s)" in err and "12 outputs" in err
     # the recorded dataset moved away
     config = json.loads((copy / "config.json").read_text())
     config["dataset"]["path"] = str(tmp_path / "moved.h5")
@@ -110,3 +118,28 @@ def test_a_failed_folder_write_leaves_the_old_folder(tmp_path):
         (tmp / "new.tsv").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.tsv"]
     assert sorted(p.name for p in target.parent.iterdir()) == ["layer1"]
+
+
+def test_out_of_the_wrong_kind_is_named_before_any_work(run, tmp_path, capsys):
+    folder, file = tmp_path / "folder", tmp_path / "file.h5"
+    folder.mkdir()
+    file.write_bytes(b"")
+    err = _fails(["simulate", "--out", str(folder), "--n", "100"], capsys)
+    assert err.strip().endswith(f"{folder}: a folder; --out takes the file to write")
+    err = _fails(["train", "--model", "CNN-25", "--data", str(file), "--out", str(file)], capsys)
+    assert f"{file}: a file; --out takes a folder" in err
+
+
+def test_records_are_not_exported_into_their_sweep(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    (sweep / "runs").mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    err = _fails(["records", str(sweep), "--to", str(sweep / "runs")], capsys)
+    assert "inside the sweep directory" in err and "--to" in err
+    assert sorted(p.name for p in (sweep / "runs").iterdir()) == []
+
+
+def test_a_sweep_without_its_dataset_file_makes_no_folder(tmp_path, capsys):
+    err = _fails(["reproduce", "table2-real", "--out", str(tmp_path / "sweep"), "--no-report"],
+                 capsys)
+    assert "--data PATH" in err and not (tmp_path / "sweep").exists()

@@ -404,3 +404,36 @@ def test_channels_last_sequences_suggest_transpose() -> None:
         assert "(N, 4, L)" in message and "(3, 16, 4)" in message
         assert "X.transpose(0, 2, 1)" in message and "\n" not in message
     assert layer_activations(model, X, layer=1).shape == (3, 3, 12)
+
+
+def test_a_functional_relu_gives_the_same_ppms_as_a_relu_module():
+    """README: hooks cannot see ``F.relu`` in a forward; the convolution output is read instead
+    (with a warning), which for ReLU gives the same windows and PPMs, dead filters included."""
+    torch.manual_seed(0)
+
+    class WithModule(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.act = nn.Conv1d(4, 12, 19, padding=9), nn.ReLU()
+            self.pool, self.fc = nn.MaxPool1d(25), nn.Linear(12 * 8, 2)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.act(self.c1(x))).flatten(1))
+
+    class Functional(WithModule):
+        def forward(self, x):
+            return self.fc(self.pool(F.relu(self.c1(x))).flatten(1))
+
+    module, functional = WithModule(), Functional()
+    with torch.no_grad():
+        module.c1.bias[:4] -= 3.0  # some dead filters
+    functional.load_state_dict(module.state_dict())
+    rng = np.random.default_rng(0)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (200, 200))].transpose(0, 2, 1).copy()
+    for mode in ("paper", "code"):
+        expected = filters_to_motifs(module, X, layer=1, mode=mode)
+        with pytest.warns(UserWarning, match="functional calls such as F.relu"):
+            found = filters_to_motifs(functional, X, layer=1, mode=mode)
+        assert [m.name for m in found.alive_motifs()] == [m.name for m in expected.alive_motifs()]
+        for a, b in zip(found.motifs, expected.motifs):
+            np.testing.assert_array_equal(np.asarray(a.ppm), np.asarray(b.ppm))

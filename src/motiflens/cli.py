@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -40,6 +41,8 @@ from motiflens.cli_commands.training import (  # noqa: F401
     cmd_train,
     dataset_size_gb,
 )
+from motiflens.errors import ConfigError
+from motiflens.experiments.registry import list_experiments
 from motiflens.errors import MotiflensError
 
 # ----------------------------------------------------------------------------- reproduce's hint
@@ -74,6 +77,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     from motiflens._io import check_writable
 
     if getattr(args, "out", None):
+        _check_out_kind(args)
         check_writable(args.out, "--out")
     if getattr(args, "to", None):
         check_writable(args.to, "--to")
@@ -82,6 +86,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if target.is_dir():  # else the command says what RUN_DIR is not
             check_writable(target / "interpret", "RUN_DIR (copy the run to a folder you can "
                            "write to)" + (" or --out DIR" if args.command == "interpret" else ""))
+
+
+#: Commands whose ``--out`` is a folder; every other ``--out`` is a file.
+_OUT_FOLDERS = ("train", "interpret", "reproduce", "jaspar-snapshot")
+
+
+def _check_out_kind(args: argparse.Namespace) -> None:
+    """Refuse a folder where ``--out`` names a file to write, and a file where it names a
+    folder (before any work, in words rather than the file system's)."""
+    out = Path(args.out)
+    if args.command in _OUT_FOLDERS and out.is_file():
+        raise ConfigError(f"{out}: a file; --out takes a folder (new, or one this command "
+                          "wrote)")
+    if args.command not in _OUT_FOLDERS and out.is_dir():
+        raise ConfigError(f"{out}: a folder; --out takes the file to write")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,19 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="train a named architecture on an HDF5 dataset")
-    p.add_argument("--model", required=True, help="architecture name (see `motiflens models`)")
+    p.add_argument("--model", required=True, help="architecture name (see `motiflens models`) "
+                   "or a spec string: filters x width p pool per conv layer, then d + dense "
+                   "units, e.g. 30x19p25-128x5p4-d512")
     p.add_argument("--data", required=True, help="HDF5 dataset")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--activation", nargs="+", metavar="[LAYER=]NAME",
                    help="activation of a conv layer instead of the architecture's: "
                         "'exponential' (layer 1) or '2=relu'; names: relu, exponential, sigmoid, "
                         "tanh, softplus, elu, linear, gelu")
-    p.add_argument("--protocol", choices=["paper", "code"], default="paper")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--epochs", type=int, help="maximum epochs")
-    p.add_argument("--patience", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--protocol", choices=["paper", "code"], default="paper",
+                   help="training defaults: paper (the text: Adam lr 3e-4, He init, "
+                        "batch-norm eps 1e-3, momentum 0.1) or code (the authors' code: lr "
+                        "1e-3, betas 0.95/0.999, Glorot init, batch-norm eps 1e-8, momentum "
+                        "0.01) (default: %(default)s)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout "
+                   "(default: 0)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: 100)")
+    p.add_argument("--patience", type=int, help="stop after this many epochs without a lower "
+                   "validation loss (default: 20)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: 100)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: the protocol's)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 … (default: auto)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default: torch's, one per core). When several "
@@ -287,9 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("reproduce", help="run a named paper experiment as a multi-trial sweep")
-    p.add_argument("experiment", help="a built-in experiment (table1-authors-code, table1-paper-text, "
-                   "table1-code-protocol, deeper-layers-authors-code, deeper-layers-paper-text, "
-                   "table2) or a YAML file")
+    p.add_argument("experiment", help="a built-in experiment (" + ", ".join(list_experiments())
+                   + ") or a YAML file of your own")
     p.add_argument("--out", required=True, help="sweep directory (an existing one is resumed; "
                    "committed records count as finished trials)")
     p.add_argument("--trials", type=int, default=5, help="trials per model (default: %(default)s)")
@@ -380,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_records)
 
     p = sub.add_parser("report", help="write the HTML report of a sweep directory")
-    p.add_argument("results_dir")
+    p.add_argument("results_dir", help="a sweep directory (from `motiflens reproduce`) or its "
+                   "records (`motiflens records --to`)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -400,7 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_outputs(args)
         func(args)
     except MotiflensError as exc:
-        print(f"motiflens {args.command}: error: {exc}", file=sys.stderr)
+        message = _name_the_flag(str(exc), _leaf_parser(parser, args))
+        print(f"motiflens {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `motiflens models | head`
         sys.stderr.close()
@@ -416,6 +444,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         warnings.formatwarning = plain
     return 0
+
+
+#: Settings whose command-line flag is not simply ``--`` + the key with ``-`` for ``_``.
+_FLAG_OF_KEY = {"simulate": {"n_sequences": "--n"}, "train": {"max_epochs": "--epochs"},
+                "reproduce": {"max_epochs": "--epochs"}}
+
+
+def _leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace
+                 ) -> argparse.ArgumentParser:
+    """The (sub)parser that read ``args``: ``motiflens data fasta``'s, not ``motiflens``'s."""
+    for dest in ("command", "source"):
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subparsers or getattr(args, dest, None) is None:
+            break
+        parser = subparsers[0].choices[getattr(args, dest)]
+    return parser
+
+
+def _name_the_flag(message: str, parser: argparse.ArgumentParser) -> str:
+    """Append the flag that sets the setting an error begins with (``max_epochs: expected a
+    positive integer, got 0`` -> ``... (--epochs)``), unless the message names one already."""
+    found = re.match(r"(?:[\w .-]+ config: )?(?:key )?'?([a-z][a-z_]*)'?: ", message)
+    if not found:
+        return message
+    key = found.group(1)
+    command = parser.prog.split()[1] if len(parser.prog.split()) > 1 else ""
+    flag = _FLAG_OF_KEY.get(command, {}).get(key)
+    if flag is None:
+        options = {o for a in parser._actions for o in a.option_strings}
+        flag = "--" + key.replace("_", "-")
+        flag = flag if flag in options else None
+    if flag is None or re.search(re.escape(flag) + r"\b", message):
+        return message
+    return f"{message} ({flag})"
 
 
 def _format_warning(message: Warning | str, category: type[Warning], filename: str,

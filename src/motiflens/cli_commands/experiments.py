@@ -67,11 +67,9 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     if not (target / "config.json").is_file():
         raise ConfigError(f"{target}: neither a sweep (sweep.json) nor a run directory "
                           "(config.json)")
-    from motiflens._io import read_json
+    from motiflens.train import run_dataset
 
-    data = args.data or read_json(target / "config.json").get("dataset", {}).get("path")
-    if not data:
-        raise ConfigError(f"{target}: no dataset path recorded; pass --data")
+    data = run_dataset(target, args.data)
     for layer in args.layer:
         summary = analyze_trial(target, layer, data, analyses, args.variant, args.n_sequences)
         shown = {k: v for k, v in summary.items() if k != "completeness_values"}

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from motiflens.errors import ConfigError
-
 
 def cmd_models(args: argparse.Namespace) -> None:
     from motiflens.models import MODEL_NAMES, build_model, count_parameters, model_spec
@@ -67,13 +65,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         metrics_path = Path(run_dir) / "metrics.json"
         if args.recompute or not metrics_path.exists():
             from motiflens.data.dataset import load_dataset
-            from motiflens.train import evaluate, load_run
+            from motiflens.train import check_run_dataset, evaluate, load_run, run_dataset
 
             model, spec, config = load_run(run_dir)
-            data_path = args.data or read_json(Path(run_dir) / "config.json").get("dataset", {}).get("path")
-            if not data_path:
-                raise ConfigError(f"{run_dir}: no dataset path recorded; pass --data")
-            metrics = evaluate(model, load_dataset(data_path).test, device=args.device or "cpu")
+            data_path = run_dataset(run_dir, args.data)
+            test = load_dataset(data_path).test
+            check_run_dataset(spec, data_path, tuple(test.X.shape), test.Y.shape[1])
+            metrics = evaluate(model, test, device=args.device or "cpu")
         else:
             metrics = read_json(metrics_path)
         _print_metrics(str(run_dir), metrics)

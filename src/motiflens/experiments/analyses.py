@@ -33,6 +33,7 @@ import numpy as np
 from motiflens import _io
 from motiflens.errors import ConfigError
 from motiflens.experiments.aggregate import collect_results, load_sweep_experiment, mean_sd
+from motiflens.experiments.sweep import subset_experiment
 from motiflens.experiments.sweep_data import prepare_dataset, verify_dataset
 from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
 
@@ -109,13 +110,17 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
     if unknown:
         raise ConfigError(f"analyses: unknown {unknown}; valid: {', '.join(ANALYSES)}")
     trial = Path(trial)
+    model, spec, _ = load_run(trial)
+    n_conv = len(getattr(spec, "conv", []))
+    if not 1 <= layer <= n_conv:
+        raise ConfigError(f"{trial}: layer {layer}: expected 1..{n_conv} ({spec.name} has "
+                          f"{n_conv} convolutional layers) (--layer)")
     source = _interpretation_dir(trial, variant) / f"layer{layer}"
     if not (source / "filters.tsv").is_file():
         raise ConfigError(f"{source}: not interpreted (run `motiflens interpret` or "
                           "`motiflens reinterpret` first)")
     settings = _settings(trial, variant, layer)
     out = trial / "analysis" / _label(variant) / f"layer{layer}"
-    model, _, _ = load_run(trial)
     with load_dataset(dataset, in_memory=False) as data:
         n = len(data.test) if n_sequences is None else min(n_sequences, len(data.test))
         X, Y = data.test.take(np.arange(n))
@@ -260,13 +265,11 @@ def analyze_sweep(results_dir: str | Path, models: Sequence[str] | None = None,
     Trials whose analysis summary already exists are not redone. Returns the Markdown table.
     """
     root = Path(results_dir).expanduser().resolve()
-    experiment = load_sweep_experiment(root)
+    experiment = subset_experiment(load_sweep_experiment(root), list(models or []) or None)
     dataset = prepare_dataset(experiment, root, data)
     verify_dataset(root, dataset)
     results = collect_results(root, experiment)
     for entry in experiment.models:
-        if models and entry.id not in models:
-            continue
         for result in results[entry.id]:
             trial = Path(result["trial_dir"])
             for layer in entry.layers:

@@ -101,8 +101,9 @@ def export_records(sweep_dir: str | Path, dest: str | Path) -> list[Path]:
     if not (root / SWEEP).is_file():
         raise FormatError(root / SWEEP, "not a sweep directory (no sweep.json)")
     target = Path(dest).expanduser().resolve()
-    if target == root:
-        raise ConfigError("records: --to must differ from the sweep directory")
+    if target == root or root in target.parents:
+        raise ConfigError(f"{target}: inside the sweep directory {root}; choose --to outside "
+                          "it (e.g. docs/results/NAME)")
     files = record_files(root)
     files.sort(key=lambda p: (p.name == RESULT, str(p)))
     written = []

@@ -214,6 +214,8 @@ def run_experiment(name_or_yaml: str | Path | Experiment, out_dir: str | Path, t
                              cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
     out = Path(out_dir).expanduser().resolve()
     _io.check_writable(out, "--out")
+    if experiment.dataset.kind != "synthetic":
+        prepare_dataset(experiment, out, data)  # a file: found (or named) before the folder
     out.mkdir(parents=True, exist_ok=True)
     if on_start is not None:
         on_start()

@@ -85,20 +85,6 @@ class InterpretConfig:
                                   f"({flag})")
 
 
-def _dataset_path(run_dir: Path, data: str | None) -> Path:
-    if data:
-        return Path(data)
-    record = _io.read_json(run_dir / "config.json").get("dataset", {}) or {}
-    path = record.get("path")
-    if not path:
-        raise ConfigError(f"{run_dir / 'config.json'}: no dataset path recorded; pass --data "
-                          "(data=...)")
-    if not Path(path).exists():
-        raise ConfigError(f"{path}: the dataset recorded in {run_dir / 'config.json'} is not "
-                          "there (moved or deleted?); pass its new place with --data PATH")
-    return Path(path)
-
-
 def _test_sequences(path: Path, n_sequences: int | None
                     ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """The test set's one-hot sequences ``(N, 4, L) float32``, the label names, the attrs."""
@@ -269,7 +255,7 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         ``frac_match_db``, ``frac_match_gt``, ``n_tfs_found``, ``n_tfs``, ``out_dir``).
     """
     from motiflens.jaspar import load_motif_source
-    from motiflens.train import load_run, unfinished_reason
+    from motiflens.train import check_run_dataset, load_run, run_dataset, unfinished_reason
 
     run_dir = Path(run_dir)
     config = InterpretConfig(layers=tuple(int(x) for x in layers), mode=mode,
@@ -281,13 +267,9 @@ def interpret_run(run_dir: str | Path, layers: Sequence[int] = (1,), mode: str =
         if layer < 1 or (n_conv is not None and layer > n_conv):
             raise ConfigError(f"{run_dir}: layer {layer}: expected 1..{n_conv} "
                               f"({spec.name} has {n_conv} convolutional layers)")
-    data_path = _dataset_path(run_dir, data)
+    data_path = run_dataset(run_dir, data)
     X, label_names, attrs = _test_sequences(data_path, n_sequences)
-    expected = getattr(spec, "input_length", None)
-    if expected is not None and X.shape[2] != expected:
-        raise ConfigError(f"{data_path}: sequences of length {X.shape[2]}, but {spec.name} was "
-                          f"trained on length {expected}; pass a dataset of its length with "
-                          "--data")
+    check_run_dataset(spec, data_path, X.shape, len(label_names))
     database = load_motif_source(db)
     gt_ids = dataset_ground_truth(label_names, attrs, gt_list)
     references = _reference_motifs(label_names, gt_ids)

@@ -251,11 +251,17 @@ def _find_activation(model: nn.Module, trace: list[TracedCall], conv: TracedCall
     following = trace[conv.index + 1] if conv.index + 1 < len(trace) else None
     if following is not None and isinstance(following.module, nn.BatchNorm1d):
         warnings.warn(f"no activation module runs after {conv.name}; reading the output of "
-                      f"batch norm {following.name} (pass activation= to choose)", stacklevel=3)
+                      f"batch norm {following.name}{_FUNCTIONAL}", stacklevel=3)
         return following, "batchnorm"
     warnings.warn(f"no activation module runs after {conv.name}; reading the convolution "
-                  "output (pass activation= to choose)", stacklevel=3)
+                  f"output{_FUNCTIONAL}", stacklevel=3)
     return conv, "conv"
+
+
+#: What the fallbacks mean for a forward that calls its activation as a function.
+_FUNCTIONAL = (" (hooks cannot see functional calls such as F.relu in a forward: for ReLU the "
+               "windows and PPMs are the same; for other activations, e.g. exponential, make it "
+               "a module, self.act = nn.ReLU(), or pass activation= to choose)")
 
 
 def _receptive_field(trace: list[TracedCall], upto: int) -> ReceptiveField:
