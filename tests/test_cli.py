@@ -40,6 +40,10 @@ def test_broken_meme_file_names_file_and_line(tmp_path, capsys):
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert f"{meme}:8" in err
+    # the bad value first in its row: still that row, not "w= 2 but 1 matrix rows follow"
+    meme.write_text(meme.read_text().replace("0.5 0.5 x 0", "x 0.5 0.5 0"))
+    code, _, err = run_cli(["tomtom", str(meme), str(meme)], capsys)
+    assert code == 2 and f"{meme}:8: matrix value 'x' is not a number" in err
 
 
 @pytest.mark.parametrize("damage, expected", [

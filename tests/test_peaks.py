@@ -180,7 +180,9 @@ def test_errors(fixture):
     with pytest.raises(DatasetError, match=r"labels \['N'\]: no 200-nt bin"):
         build_peaks(g, {**peaks, "N": str(narrow)}, tmp / "o.h5")
     # empty validation split (no peak on the chosen validation chromosome)
-    with pytest.raises(DatasetError, match=r"split\(s\) \['valid'\] would be empty"):
+    with pytest.raises(DatasetError, match=r"split\(s\) \['valid'\] would be empty.*"
+                                           r"chromosomes \['chr2'\] \(0 peak\(s\)\).*"
+                                           r"--test-chroms/--valid-chroms"):
         build_peaks(g, peaks, tmp / "o.h5", valid_chroms=["chr2"])
     # malformed peak file: file and line
     broken = tmp / "broken.bed"

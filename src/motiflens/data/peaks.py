@@ -341,10 +341,16 @@ def build_peaks(genome: str | os.PathLike, peaks: Mapping[str, str | os.PathLike
                 f"labels {empty_labels}: no {config.bin_size}-nt bin is more than "
                 f"{config.min_overlap:g} covered by their peaks (peaks narrower than "
                 f"{config.min_overlap * config.bin_size:g} nt, or all near chromosome ends)")
-        hint = (f"test chromosomes {list(config.test_chroms)}, validation "
-                + (f"fraction {valid_fraction} of 1-Mb blocks" if valid_fraction
-                   else f"chromosomes {list(config.valid_chroms)}")
-                + "; choose held-out chromosomes that carry peaks")
+        peaks_in = {split: sum(len(starts) for chrom, lists in per_chrom.items()
+                               if splitter.split_of(chrom) == split for starts, _ in lists)
+                    for split in SPLITS}
+        hint = (f"test chromosomes {list(config.test_chroms)} ({peaks_in['test']} peak(s)), "
+                "validation " + (f"fraction {valid_fraction} of 1-Mb blocks" if valid_fraction
+                                 else f"chromosomes {list(config.valid_chroms)} "
+                                      f"({peaks_in['valid']} peak(s))")
+                + f"; a {config.bin_size}-nt bin counts when more than {config.min_overlap:g} "
+                "of it is covered by a label's peaks: choose held-out chromosomes with such "
+                "peaks (--test-chroms/--valid-chroms)")
         check_split_counts(counts, f"{out}", hint)
         skips.log(f"{out}: ")
 

@@ -222,6 +222,8 @@ class _MemeParser:
                 self.i += 1
                 continue
             if not _is_number(tokens[0]):
+                if width is not None and len(tokens) == 4 and any(map(_is_number, tokens[1:])):
+                    _parse_row(tokens, self.path, self.i + 1)  # a row with a bad value: say so
                 break
             rows.append(_parse_row(tokens, self.path, self.i + 1))
             linenos.append(self.i + 1)
