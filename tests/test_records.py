@@ -140,6 +140,12 @@ def test_two_sweeps_pair_by_row_and_seed(sweep, tmp_path, capsys):
     assert main(["compare", str(sweep), str(other), "--out", str(tmp_path / "c.md")]) == 0
     assert "paired t-test" in (tmp_path / "c.md").read_text()
     assert (tmp_path / "c.tsv").is_file()
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert record["compared"]["other"] == str(other.resolve()) and record["provenance"]["versions"]
+    capsys.readouterr()
+    assert main(["compare", str(sweep), str(other), "--right-variant", "nope",
+                 "--out", str(tmp_path / "d.md")]) == 2
+    assert "--right-variant: " in capsys.readouterr().err and not (tmp_path / "d.md").exists()
 
 
 def test_a_seed_borrowing_row_pairs_with_its_twin():
@@ -158,3 +164,17 @@ def test_a_seed_borrowing_row_pairs_with_its_twin():
     rows = compare_sides(relu, exp, metrics=("match_gt",), right_pairs={"CNN-2-exp": "CNN-2"})
     assert len(rows) == 1 and rows[0]["b_model_id"] == "CNN-2-exp"
     assert rows[0]["n_pairs"] == 2 and rows[0]["diff_mean"] == pytest.approx(0.55)
+
+
+def test_a_constant_paired_difference_has_no_p_value():
+    """Fractions move in steps of 1 / filters: two pairs that both gain one step have no
+    spread, and the paired t-test no p-value (not p = 0); no change at all is p = 1."""
+    from motiflens.experiments.reinterpret import _paired
+    from motiflens.tables import fmt_mean_sd
+
+    step = _paired([0.0, 0.5], [1 / 6, 0.5 + 1 / 6])
+    assert step["diff_sd"] == 0.0 and step["p_paired_t"] is None
+    assert step["diff_mean"] == pytest.approx(1 / 6)
+    assert _paired([0.2, 0.4], [0.2, 0.4])["p_paired_t"] == 1.0
+    assert 0 < _paired([0.0, 0.5, 0.3], [0.2, 0.6, 0.3])["p_paired_t"] < 1
+    assert fmt_mean_sd(-1e-6, 0.1) == "0.000 ± 0.100"

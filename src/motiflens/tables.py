@@ -158,6 +158,8 @@ def fmt_mean_sd(mean: float | None, sd: float | None = None, digits: int = 3,
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return missing
     text = f"{mean:.{digits}f}"
+    if text.startswith("-") and float(text) == 0:  # -0.000: a rounding, not a sign
+        text = text[1:]
     if sd is not None and not (isinstance(sd, float) and math.isnan(sd)):
         text += f" ± {sd:.{digits}f}"
     return text

@@ -86,7 +86,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
                           "both (same model ids and sweep seed are needed to pair trials)")
     names = [f"{Path(d).name}{'/' + v if v else ''}" for d, v in
              ((args.left, args.left_variant), (args.right, args.right_variant))]
-    path = write_comparison_table(rows, Path(args.out), names[0], names[1])
+    sources = {name: str(Path(d).expanduser().resolve()) + (f" (re-interpretation {v})" if v
+                                                             else "")
+               for name, (d, v) in zip(names, ((args.left, args.left_variant),
+                                               (args.right, args.right_variant)))}
+    path = write_comparison_table(rows, Path(args.out), names[0], names[1], sources=sources)
     print(Path(path).read_text())
 
 

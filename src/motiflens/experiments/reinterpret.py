@@ -31,7 +31,8 @@ import numpy as np
 from motiflens import _io
 from motiflens.errors import ConfigError
 from motiflens.experiments.aggregate import (
-    collect_results, load_sweep_experiment, result_file, summarize, summary_dir, write_summary,
+    collect_results, load_sweep_experiment, reinterpretation_names, result_file, summarize,
+    summary_dir, write_summary,
 )
 from motiflens.experiments.registry import InterpretSpec
 from motiflens.experiments.sweep import RECORD_FORMAT
@@ -141,13 +142,17 @@ def _paired(original: list[float | None], variant: list[float | None]) -> dict[s
     out["diff_mean"] = float(diffs.mean())
     if len(diffs) > 1:
         out["diff_sd"] = float(diffs.std(ddof=1))
-        if out["diff_sd"] > 0:
+        # Match fractions move in steps of 1 / filters: pairs that all differ by the same step
+        # have no spread (up to rounding), and the t-test no p-value (not 0: undefined).
+        tolerance = 1e-9 * max(1.0, float(np.abs(diffs).max()))
+        if out["diff_sd"] > tolerance:
             from scipy.stats import ttest_rel
 
             p = float(ttest_rel([b for _, b in pairs], [a for a, _ in pairs]).pvalue)
             out["p_paired_t"] = None if math.isnan(p) else p
         else:
-            out["p_paired_t"] = 1.0 if out["diff_mean"] == 0 else 0.0
+            out["diff_sd"] = 0.0
+            out["p_paired_t"] = 1.0 if abs(out["diff_mean"]) <= tolerance else None
     return out
 
 
@@ -168,6 +173,12 @@ def compare_sweeps(left_dir: str | Path, right_dir: str | Path, left_variant: st
     twin ``CNN-2-exp`` of ``CNN-2``). With the same sweep seed, paired trials share initial
     weights and batch order: the paired t-test then compares the arms, not the seeds.
     """
+    for root, variant, flag in ((left_dir, left_variant, "--left-variant"),
+                                (right_dir, right_variant, "--right-variant")):
+        known = reinterpretation_names(root)
+        if variant is not None and variant not in known:
+            raise ConfigError(f"{flag}: {root} has no re-interpretation {variant!r}; it has "
+                              f"{', '.join(known) or 'none'} (`motiflens reinterpret` makes one)")
     return compare_sides(summarize(left_dir, left_variant), summarize(right_dir, right_variant),
                          metrics=("auroc", "match_db", "match_gt"),
                          left_pairs=_seed_sources(left_dir), right_pairs=_seed_sources(right_dir))
@@ -238,11 +249,18 @@ def write_comparison(results_dir: str | Path, variant: str, other: str | None = 
 
 
 def write_comparison_table(rows: list[dict[str, Any]], path: Path, left: str, right: str,
-                           note: str = "") -> Path:
-    """``path`` (Markdown) and the same name ``.tsv``: paired rows of :func:`compare_sides`."""
+                           note: str = "", sources: dict[str, Any] | None = None) -> Path:
+    """``path`` (Markdown) and the same name ``.tsv``: paired rows of :func:`compare_sides`;
+    with ``sources`` (what was compared), also ``.json``: them and the provenance."""
     write_tsv(path.with_suffix(".tsv"), rows)
-    text = (f"{note}difference = {right} − {left}, paired by row and trial (same seed); "
-            "p: two-sided paired t-test.\n\n")
+    if sources is not None:
+        _io.write_json(path.with_suffix(".json"), {"compared": sources,
+                                                   "provenance": _io.provenance()})
+        note += "".join(f"{side}: `{where}`. " for side, where in sources.items())
+    text = (f"{note}difference = {right} − {left}, paired by row and trial (same seed); both "
+            "means ± sd are over the paired trials only (`pairs`); p: two-sided paired t-test "
+            "(blank where undefined: fewer than two pairs, or every pair differs by the same "
+            "amount).\n\n")
     shown = comparison_display_rows(rows, left, right)
     write_markdown(path, [("Side by side", text + to_markdown(shown))],
                    title=f"{left} vs {right}")
