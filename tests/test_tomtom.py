@@ -171,8 +171,20 @@ def test_config_errors(database):
         TomtomConfig(evalue=False, thresh=2)
     with pytest.raises(ConfigError, match="min_overlap"):
         TomtomConfig(min_overlap=0)
-    with pytest.raises(ConfigError):
-        run_tomtom([], database)
+    with pytest.raises(ConfigError, match="no target motifs"):
+        run_tomtom(database[:1], [])
+
+
+def test_no_queries_no_hits(database, tmp_path):
+    """A layer whose filters are all dead has no queries: an empty report, not an error (the
+    MEME file of no motifs written for it is refused as a query file, saying why)."""
+    from motiflens.motifs import write_meme
+
+    res = run_tomtom([], database)
+    assert res.hits == [] and res.query_ids == [] and res.pvalues.shape == (0, len(database))
+    write_meme([], tmp_path / "dead.meme")
+    with pytest.raises(FormatError, match="filters are all dead"):
+        read_meme(tmp_path / "dead.meme")
 
 
 # --------------------------------------------------------------------------------------------

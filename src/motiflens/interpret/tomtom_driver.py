@@ -148,7 +148,7 @@ class TomtomResult:
     target_consensus: list[str] = field(default_factory=list)
 
 
-def _unique(motifs: Sequence[Motif], what: str) -> list[Motif]:
+def _unique(motifs: Sequence[Motif], what: str, allow_empty: bool = False) -> list[Motif]:
     """Drop later copies of duplicate IDs (Tomtom warns and keeps the first)."""
     seen: set[str] = set()
     kept = []
@@ -159,7 +159,7 @@ def _unique(motifs: Sequence[Motif], what: str) -> list[Motif]:
             continue
         seen.add(motif.id)
         kept.append(motif)
-    if not kept:
+    if not kept and not allow_empty:
         raise ConfigError(f"tomtom: no {what} motifs given")
     return kept
 
@@ -225,7 +225,8 @@ def run_tomtom(
     Parameters
     ----------
     queries : sequence of Motif
-        E.g. conv-filter PPMs; each (4, w).
+        E.g. conv-filter PPMs; each (4, w). None at all (a layer of dead filters) gives
+        (0, N) matrices and no hits.
     targets : sequence of Motif
         The database (e.g. JASPAR); ``N`` = number of distinct IDs.
     config : TomtomConfig, optional
@@ -239,7 +240,7 @@ def run_tomtom(
         (Q, N) matrices for the best orientation of every pair, and the thresholded hits.
     """
     config = config or TomtomConfig()
-    queries = _unique(queries, "query")
+    queries = _unique(queries, "query", allow_empty=True)  # a layer of dead filters: no hits
     targets = _unique(targets, "target")
     bg = regularised_background(config.background)
     q_cols = [with_pseudocount(m.ppm, m.nsites, bg, config.pseudocount) for m in queries]
@@ -305,7 +306,8 @@ def _assemble(
     label_rank = np.empty(n_o, dtype=np.int64)
     label_rank[sorted(range(n_o), key=lambda j: labels[j].encode())] = np.arange(n_o)
     order = np.lexsort((np.broadcast_to(label_rank, (n_q, n_o)), -overlaps, p32), axis=-1)
-    q_sorted = qvalues(np.take_along_axis(p32, order, axis=1).astype(np.float64), TomtomRandom())
+    q_sorted = (qvalues(np.take_along_axis(p32, order, axis=1).astype(np.float64), TomtomRandom())
+                if n_q else np.empty((0, n_o)))
     q32 = np.empty((n_q, n_o), dtype=np.float32)
     np.put_along_axis(q32, order, q_sorted.astype(np.float32), axis=1)
 
@@ -318,7 +320,8 @@ def _assemble(
         best = np.broadcast_to(np.arange(n_t)[None, :], (n_q, n_t))
     take = lambda a: np.take_along_axis(a, best, axis=1)  # noqa: E731
 
-    q_cons = _consensus_strings(np.concatenate(q_cols), np.array([c.shape[0] for c in q_cols]))
+    q_cons = (_consensus_strings(np.concatenate(q_cols), np.array([c.shape[0] for c in q_cols]))
+              if q_cols else [])
     # walk each query's report: stop at the first value above the threshold (compared in
     # double), skip the second strand of a target already reported
     value = np.take_along_axis(e32 if config.evalue else q32, order, axis=1).astype(np.float64)

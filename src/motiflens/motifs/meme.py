@@ -132,6 +132,9 @@ class _MemeParser:
                 continue
             self._dispatch(line, lineno)
         self._close_motif()
+        if not self.motifs and any(line.startswith("MEME version") for line in self.lines):
+            raise FormatError(self.path, "no motifs found: a MEME file of none (as interpret "
+                              "writes for a layer whose filters are all dead)")
         if not self.motifs:
             raise FormatError(self.path, "no motifs found (expected 'MOTIF' lines, MEME format)")
         return self.motifs
