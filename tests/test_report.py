@@ -28,7 +28,7 @@ paper_numbers: deeper-layers
 findings:
   - {text: "AU-ROC <script>alert(1)</script> above 0", metric: auroc, models: ["<m>"], op: ">", value: 0}
 models:
-  - {id: CNN-1, label: "tiny <x> & y", model: "8x19p1-16x5p100-d16", layers: [1, 2]}
+  - {id: CNN-1, label: "tiny <x> & y", model: CNN-1, layers: [1, 2]}
   - {id: never-run, model: "8x19p25-16x5p4-d16"}
 """
 
@@ -94,7 +94,7 @@ def test_tomtom_table_lists_only_significant_matches(sweep, report):
     assert [str(r["filter"]) for r in rows] == [r["filter"] for r in significant]
     assert all(float(r["E-value"]) <= 0.1 for r in rows)
     text = report.read_text()
-    assert f"Tomtom: {len(rows)} of 8 layer-1 filters have a significant match" in text
+    assert f"Tomtom: {len(rows)} of 30 layer-1 filters have a significant match" in text
     for row in rows:
         assert html.escape(row["best match"]) in text
 
@@ -223,3 +223,14 @@ def test_pool_size_figure_draws_the_paper_only_beside_pools_that_ran(tmp_path):
     assert paper_x == [25.0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "25"]
     assert (tmp_path / "pool.png").is_file()
+
+
+def test_rows_left_out_of_the_comparison_are_named_escaped():
+    """A row with a paper model's name but another architecture is named above the fidelity
+    table instead of being judged by that model's numbers (user text escaped)."""
+    from motiflens.report.html_sections import _fidelity_html
+
+    paper = {"source": "", "rows": {}, "claims": [], "findings": [],
+             "unlike": {"CNN-25": "model <tiny>: not the paper's CNN-25"}}
+    text = _fidelity_html({"paper": paper, "rows": [], "findings": []})
+    assert "Not compared with the paper" in text and "CNN-25 (model &lt;tiny&gt;" in text

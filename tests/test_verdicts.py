@@ -27,3 +27,32 @@ def test_group_claims_use_the_best_or_worst_member():
     best, worst = fidelity_rows(summary, paper)
     assert "[B]" in best["claim"] and best["verdict"] == "inconsistent"
     assert "[A]" in worst["claim"] and worst["verdict"].startswith("consistent (on 2 of 3 models")
+
+
+def test_every_built_in_row_is_the_papers_model_of_its_name():
+    from motiflens.experiments.paper_rows import unlike_the_paper
+    from motiflens.experiments.registry import list_experiments, load_experiment
+
+    for name in list_experiments():
+        assert unlike_the_paper(load_experiment(name)) == {}, name
+
+
+def test_a_row_of_another_architecture_is_not_judged_by_the_papers_name(tmp_path):
+    """A user's row named CNN-25 with pool 2 and 6 filters must not be judged by the paper's
+    CNN-25 (its numbers, its place in 'large max-pool at worst'), and is named instead."""
+    from motiflens.experiments.paper_rows import paper_numbers_for, unlike_note
+    from motiflens.experiments.registry import load_experiment, load_paper_numbers
+
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\npaper_numbers: table1\ndataset:\n  kind: synthetic\n"
+        "models:\n  - {id: CNN-25, model: 6x19p2-6x5p50-d16}\n  - {model: CNN-2}\n"
+        "  - {id: CNN-50, model: CNN-50}\n")
+    paper = paper_numbers_for(load_experiment(tmp_path / "mine.yaml"))
+    assert set(paper["unlike"]) == {"CNN-25"}
+    assert "6x19p2-6x5p50-d16" in unlike_note(paper) and "CNN-25" in unlike_note(paper)
+    full = load_paper_numbers("table1")
+    assert "CNN-25" in full["rows"] and "CNN-25" not in paper["rows"]
+    assert "CNN-50" in paper["rows"] or "CNN-50" not in full["rows"]
+    assert all("CNN-25" not in claim["models"] for claim in paper["claims"])
+    assert any("CNN-50" in claim["models"] for claim in paper["claims"])
+    assert len(paper["claims"]) == len(full["claims"])  # the large-pool claim keeps CNN-50

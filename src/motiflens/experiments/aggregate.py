@@ -23,7 +23,8 @@ import numpy as np
 
 from motiflens import _io
 from motiflens.errors import FormatError
-from motiflens.experiments.registry import Experiment, experiment_from_dict, load_paper_numbers
+from motiflens.experiments.paper_rows import paper_numbers_for, unlike_note
+from motiflens.experiments.registry import Experiment, experiment_from_dict
 from motiflens.experiments.verdicts import (METRICS, evaluate_claim, evaluate_finding,
                                              paper_text)
 from motiflens.tables import fmt_mean_sd, to_markdown, write_markdown, write_tsv
@@ -159,7 +160,7 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
     experiment = load_sweep_experiment(root)
     sweep = _io.read_json(root / "sweep.json") if (root / "sweep.json").is_file() else {}
     results = collect_results(root, experiment, variant)
-    paper = load_paper_numbers(experiment.paper_numbers)
+    paper = paper_numbers_for(experiment)  # without rows of another architecture
 
     rows: list[dict[str, Any]] = []
     tf_rows: list[dict[str, Any]] = []
@@ -217,7 +218,7 @@ def summarize(results_dir: str | Path, variant: str | None = None) -> dict[str, 
         "experiment": experiment.to_dict(), "sweep": sweep, "rows": rows, "tfs": tfs,
         "tf_rows": tf_rows, "trials": trial_rows, "claims": claims, "findings": findings,
         "paper_source": paper.get("source", ""), "variant": variant,
-        "incomplete": incomplete_note(experiment, sweep, results),
+        "incomplete": incomplete_note(experiment, sweep, results), "paper": paper,
     }
 
 
@@ -308,6 +309,8 @@ def write_summary(results_dir: str | Path, variant: str | None = None) -> dict[s
     note = ("Mean ± sample sd over trials. match JASPAR / ground truth: fraction of the layer's "
             "filters with a Tomtom hit (E ≤ 0.1) in the database / among the ground-truth motifs. "
             f"Paper: {summary['paper_source'] or 'no reported numbers'}.\n\n")
+    if unlike_note(summary["paper"]):
+        note += f"**{unlike_note(summary['paper'])}**\n\n"
     if summary["incomplete"]:
         note = f"**{summary['incomplete']}**\n\n" + note
     main_md = note + to_markdown(rows, columns, headers)
@@ -336,7 +339,7 @@ def _write_fidelity(out: Path, summary: dict[str, Any], name: str) -> dict[str, 
     """``fidelity.tsv`` / ``fidelity.md``: each reported number beside ours, with a verdict."""
     from motiflens.experiments.verdicts import fidelity_rows
 
-    paper = load_paper_numbers(summary["experiment"].get("paper_numbers"))
+    paper = summary["paper"]
     rows = fidelity_rows(summary, paper)
     summary["fidelity"] = rows
     if not rows:
@@ -352,6 +355,8 @@ def _write_fidelity(out: Path, summary: dict[str, Any], name: str) -> dict[str, 
             "mean ± sd is consistent within 2 combined sd; a number without sd within 0.10; "
             "\"at best\" / \"at worst\" on the best / worst model's mean; findings by their "
             "thresholds (docs/RESULTS.md).\n\n")
+    if unlike_note(paper):
+        note += f"**{unlike_note(paper)}**\n\n"
     if summary["incomplete"]:
         note = f"**{summary['incomplete']}**\n\n" + note
     return {

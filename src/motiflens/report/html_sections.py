@@ -138,11 +138,11 @@ def _analyses_html(root: Path) -> str:
 
 
 def _fidelity_html(summary: dict[str, Any]) -> str:
-    from motiflens.experiments.registry import load_paper_numbers
+    from motiflens.experiments.paper_rows import unlike_note
     from motiflens.experiments.verdicts import fidelity_rows
     from motiflens.tables import fmt_mean_sd
 
-    paper = load_paper_numbers(summary["experiment"].get("paper_numbers"))
+    paper = summary["paper"]
     rows = [{
         "claim": r["claim"], "metric": r["metric"],
         "paper": " ± ".join(f"{v:.3f}" for v in r["paper"]),
@@ -150,10 +150,11 @@ def _fidelity_html(summary: dict[str, Any]) -> str:
         "trials": "" if r["n_trials"] is None else r["n_trials"], "rule": r["rule"],
         "verdict": r["verdict"],
     } for r in fidelity_rows(summary, paper)]
+    unlike = f"<p class=\"notrun\">{_e(unlike_note(paper))}</p>" if unlike_note(paper) else ""
     if not rows:
-        return "<p>The paper reports no numbers for this experiment.</p>"
-    return ("<p>A mean ± sd is consistent within 2 combined sd; a number without sd within "
-            "0.10; group claims on the best / worst model's mean; findings by their "
+        return unlike + "<p>The paper reports no numbers for this experiment.</p>"
+    return (unlike + "<p>A mean ± sd is consistent within 2 combined sd; a number without sd "
+            "within 0.10; group claims on the best / worst model's mean; findings by their "
             "thresholds.</p>" + _table(rows, list(rows[0]), paper=["paper"],
                                        numeric=["ours", "trials"], css_class="fidelity"))
 
@@ -197,12 +198,11 @@ def _label_names(root: Path) -> list[str]:
 
 def _paper_figures_html(root: Path, summary: dict[str, Any], experiment: Any,
                         figures: Path) -> str:
-    from motiflens.experiments.registry import load_paper_numbers
     from motiflens.jaspar import PAPER_TFS
     from motiflens.report.figures import write_paper_figures
 
     paper_rows = {}
-    for model, layers in load_paper_numbers(experiment.paper_numbers).get("rows", {}).items():
+    for model, layers in summary["paper"].get("rows", {}).items():
         value = (layers.get(1) or {}).get("match_gt")
         if value:
             paper_rows[model] = (float(value[0]), float(value[1]) if len(value) > 1 else None)
