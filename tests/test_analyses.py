@@ -55,7 +55,8 @@ def test_analyze_a_single_run(sweep, capsys):
     capsys.readouterr()
     assert main(["analyze", str(run), "--analyses", "completeness", "--n-sequences", "30"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("layer 1: ") and "completeness" in out
+    assert out.startswith("layer 1 (30 test sequences) -> ") and "completeness of " in out
+    assert "None" not in out
     summary = json.loads((run / "analysis/interpret/layer1/summary.json").read_text())["summary"]
     assert summary["interpretation"] == "interpret"
 
@@ -115,7 +116,8 @@ def test_analyze_a_run_made_by_motiflens_train(tmp_path, capsys):
     capsys.readouterr()
     assert main(["analyze", str(run), "--analyses", "importance", "completeness",
                  "--n-sequences", "30"]) == 0
-    assert capsys.readouterr().out.startswith("layer 1: ")
+    out = capsys.readouterr().out
+    assert out.startswith("layer 1 (30 test sequences)") and "importance, mean rise" in out
     assert len(read_tsv(run / "analysis/interpret/layer1/importance.tsv")) == 6
 
 

@@ -178,3 +178,21 @@ def test_a_constant_paired_difference_has_no_p_value():
     assert _paired([0.2, 0.4], [0.2, 0.4])["p_paired_t"] == 1.0
     assert 0 < _paired([0.0, 0.5, 0.3], [0.2, 0.6, 0.3])["p_paired_t"] < 1
     assert fmt_mean_sd(-1e-6, 0.1) == "0.000 ± 0.100"
+
+
+def test_records_warn_when_the_report_misses_later_summaries(sweep, tmp_path, capsys):
+    import os
+
+    from motiflens.cli import main
+
+    copy = tmp_path / "copy"
+    export_records(sweep, copy)
+    (copy / "report.html").write_text("<html></html>")
+    os.utime(copy / "report.html", (1_000_000_000, 1_000_000_000))  # built before summary/
+    capsys.readouterr()
+    assert main(["records", str(copy), "--to", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "predates summary" in err and f"motiflens report {tmp_path / 'out'}" in err
+    os.utime(copy / "report.html")  # rebuilt now: nothing to say
+    assert main(["records", str(copy), "--to", str(tmp_path / "out2")]) == 0
+    assert "predates" not in capsys.readouterr().err

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -72,9 +73,39 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     data = run_dataset(target, args.data)
     for layer in args.layer:
         summary = analyze_trial(target, layer, data, analyses, args.variant, args.n_sequences)
-        shown = {k: v for k, v in summary.items() if k != "completeness_values"}
-        print(f"layer {layer}: " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()))
+        print("\n".join(analysis_lines(summary, target / "analysis" / summary["interpretation"]
+                                       / f"layer{layer}")))
+
+
+def analysis_lines(summary: dict, out: Path) -> list[str]:
+    """What ``analyze`` found for one run's layer, as a person reads it (numbers in
+    ``out/summary.json``; ``–`` where there is nothing to average, e.g. no matched filter)."""
+    def num(key: str) -> str:
+        value = summary.get(key)
+        return "–" if value is None else f"{value:.3f}"
+
+    lines = [f"layer {summary['layer']} ({summary['n_sequences']} test sequences) -> {out}"]
+    if "importance_delta_loss_unmatched" in summary:
+        lines.append(
+            "  importance, mean rise in test loss when a filter is silenced: ground-truth "
+            f"matches {num('importance_delta_loss_gt')} ({summary['importance_gt_filters']} "
+            f"filters), JASPAR-only {num('importance_delta_loss_db_only')} "
+            f"({summary['importance_db_only_filters']}), unmatched "
+            f"{num('importance_delta_loss_unmatched')}")
+    if "completeness_n" in summary:
+        lines.append(f"  completeness of {summary['completeness_n']} matched filter(s): mean "
+                     f"{num('completeness_mean')}, whole motifs "
+                     f"{num('completeness_whole_fraction')}")
+    nulls = sorted({k.rsplit("_", 1)[0] for k in summary if k.startswith("null_")})
+    if nulls:
+        lines.append("  match rates under the nulls, JASPAR / ground truth: " + "; ".join(
+            "{} ({} alignment) {} / {}".format(*key.split("_")[1:3], num(key + "_db"),
+                                              num(key + "_gt")) for key in nulls))
+    methods = sorted({k[len("attr_"):].rsplit("_", 2)[0] for k in summary if k.startswith("attr_")})
+    if methods:
+        lines.append("  attribution AU-ROC vs ground truth (IC 0.1): " + ", ".join(
+            f"{m} {num(f'attr_{m}_auroc_ic0.1')}" for m in methods))
+    return lines
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -100,6 +131,21 @@ def cmd_records(args: argparse.Namespace) -> None:
     written = export_records(args.results_dir, args.to)
     size = sum(p.stat().st_size for p in written) / 1e6
     print(f"records: {len(written)} files, {size:.1f} MB in {args.to}")
+    stale = _newer_than_report(Path(args.results_dir))
+    if stale:
+        print(f"warning: {Path(args.results_dir) / 'report.html'} predates {stale} (a later "
+              f"reinterpret or analyze): rebuild it with `motiflens report {args.to}`",
+              file=sys.stderr)
+
+
+def _newer_than_report(root: Path) -> str | None:
+    """A summary file written after the sweep's report.html (which then misses it), or None."""
+    report = root / "report.html"
+    if not report.is_file():
+        return None
+    built = report.stat().st_mtime
+    newer = [p for p in (root / "summary").rglob("*") if p.is_file() and p.stat().st_mtime > built]
+    return str(max(newer, key=lambda p: p.stat().st_mtime).relative_to(root)) if newer else None
 
 
 def cmd_report(args: argparse.Namespace) -> None:
