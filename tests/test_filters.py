@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 
 import numpy as np
@@ -437,3 +438,29 @@ def test_a_functional_relu_gives_the_same_ppms_as_a_relu_module():
         assert [m.name for m in found.alive_motifs()] == [m.name for m in expected.alive_motifs()]
         for a, b in zip(found.motifs, expected.motifs):
             np.testing.assert_array_equal(np.asarray(a.ppm), np.asarray(b.ppm))
+
+
+@pytest.mark.parametrize("damage, found", [
+    (lambda X: X.__setitem__((3, 0, 5), np.nan), "sequence 3: nan at channel 0, position 5"),
+    (lambda X: X.__setitem__((2, slice(None), 7), 1.0), "sequence 2: 4 ones at position 7"),
+    (lambda X: X.__imul__(2.0), "sequence 0: value 2 at channel"),
+])
+def test_the_interpretation_api_refuses_sequences_that_are_not_one_hot(damage, found):
+    """Silently all-dead filters (NaN) or PPMs of nonsense (Gaussian input) are worse than an
+    error naming the sequence and position."""
+    from motiflens import attribute, filter_importance
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 4, 9), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
+                          nn.Linear(4, 2))
+    rng = np.random.default_rng(0)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (20, 50))].transpose(0, 2, 1).copy()
+    damage(X)
+    y = rng.integers(0, 2, (20, 2))
+    calls = [lambda: filters_to_motifs(model, X, layer=1, mode="code"),
+             lambda: filter_importance(model, X, y),
+             lambda: attribute(model, X, "saliency", target=0),
+             lambda: filters_to_motifs(model, torch.from_numpy(X), layer=1)]
+    for call in calls:
+        with pytest.raises(DatasetError, match=re.escape(found)):
+            call()

@@ -70,7 +70,7 @@ from motiflens.interpret.attribution_references import (
     _Context,
     reference_sequences,
 )
-from motiflens.interpret.batching import eval_mode, model_device
+from motiflens.interpret.batching import check_one_hot, eval_mode, model_device
 
 __all__ = ["METHODS", "GRADIENT_METHODS", "REFERENCE_KINDS", "attribute", "correct_gradients",
            "reference_sequences"]
@@ -175,6 +175,7 @@ def _as_input(X: np.ndarray | torch.Tensor) -> np.ndarray:
                 if X.ndim == 3 and X.shape[2] == 4 else "")
         raise ConfigError(f"X: expected one-hot sequences of shape (N, 4, L) with N >= 1, "
                           f"got {X.shape}{hint}")
+    check_one_hot(X)
     return np.ascontiguousarray(X)
 
 
