@@ -118,7 +118,11 @@ def test_analyze_a_run_made_by_motiflens_train(tmp_path, capsys):
                  "--n-sequences", "30"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("layer 1 (30 test sequences)") and "importance, mean rise" in out
-    assert len(read_tsv(run / "analysis/interpret/layer1/importance.tsv")) == 6
+    layer = run / "analysis/interpret/layer1"
+    assert len(read_tsv(layer / "importance.tsv")) == 6
+    # with or without rows, every table has its header
+    assert (layer / "groups.tsv").read_text().startswith("group\tfilters\tdelta_loss")
+    assert (layer / "completeness.tsv").read_text().startswith("query_id\ttarget_id")
 
 
 def test_analyze_names_an_unknown_row_or_layer(sweep, capsys):

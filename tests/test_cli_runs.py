@@ -143,3 +143,19 @@ def test_a_sweep_without_its_dataset_file_makes_no_folder(tmp_path, capsys):
     err = _fails(["reproduce", "table2-real", "--out", str(tmp_path / "sweep"), "--no-report"],
                  capsys)
     assert "--data PATH" in err and not (tmp_path / "sweep").exists()
+
+
+def test_a_loaded_runs_model_names_its_classes_in_importance_tables(run):
+    import numpy as np
+
+    from motiflens import filter_importance
+    from motiflens.data.dataset import load_dataset
+    from motiflens.train import load_run
+
+    model, _, _ = load_run(run)
+    data = load_dataset(json.loads((run / "config.json").read_text())["dataset"]["path"])
+    assert model.label_names == data.label_names and len(model.label_names) == 12
+    X, Y = data.test.take(np.arange(30))
+    result = filter_importance(model, X, Y)
+    assert result.label_names == data.label_names
+    assert set(result.most_hurt_class()) <= set(data.label_names) | {""}

@@ -24,6 +24,7 @@ per model and layer, mean ± sd over trials.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -97,7 +98,7 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
         Use only the first N test sequences (None: all).
     """
     from motiflens.data.dataset import load_dataset
-    from motiflens.interpret.completeness import model_completeness
+    from motiflens.interpret.completeness import Completeness, model_completeness
     from motiflens.interpret.importance import filter_importance, groups_by_tf, importance_table
     from motiflens.interpret.nulls import null_match_rates
     from motiflens.interpret.pipeline import dataset_ground_truth
@@ -134,7 +135,7 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
         result = filter_importance(model, X, Y, layer=layer, groups=groups, label_names=labels)
         table = importance_table(result, source / "filters.tsv")
         write_tsv(out / "importance.tsv", table)
-        write_tsv(out / "groups.tsv", result.group_rows())
+        write_tsv(out / "groups.tsv", result.group_rows(), result.group_columns())
         summary.update(_importance_summary(table))
     if "completeness" in analyses:
         database = load_motif_source(settings.get("db", "JASPAR2016"))
@@ -143,7 +144,8 @@ def analyze_trial(trial: str | Path, layer: int, dataset: str | Path,
         trim = not (source / "queries.meme").is_file() and settings.get("trim", True)
         done = model_completeness(queries, database, read_tomtom_tsv(source / "tomtom.tsv"),
                                   gt_ids or None, trim=bool(trim))
-        write_tsv(out / "completeness.tsv", [_io.to_jsonable(i) for i in done.items])
+        write_tsv(out / "completeness.tsv", [_io.to_jsonable(i) for i in done.items],
+                  [f.name for f in dataclasses.fields(Completeness)])
         stats = done.to_dict()
         summary["completeness_mean"] = _finite(stats.get("mean"))
         summary["completeness_whole_fraction"] = _finite(stats.get("frac_whole"))

@@ -121,7 +121,8 @@ def filter_importance(model: nn.Module, X: Any, y: Any, layer: LayerRef = 1, *,
     activation : str or nn.Module, optional
         The module whose output is replaced, overriding the automatic choice.
     label_names : list of str, optional
-        Class names (default ``"0", "1", ...``).
+        Class names (default: ``model.label_names`` when it has them, as a model from
+        :func:`motiflens.train.load_run` does; else ``"0", "1", ...``).
     batch_size, max_rows : int
         Sequences per forward pass; rows (variants x sequences) per silenced forward pass.
     max_stored : int
@@ -146,6 +147,9 @@ def filter_importance(model: nn.Module, X: Any, y: Any, layer: LayerRef = 1, *,
     try:
         with torch.no_grad(), eval_mode(model):
             base = runner.baseline()
+            if label_names is None:  # a run's model (load_run) knows its classes
+                known = getattr(model, "label_names", None)
+                label_names = known if known and len(known) == base.shape[1] else None
             names = [str(v) for v in
                      (range(base.shape[1]) if label_names is None else label_names)]
             if len(names) != base.shape[1] or labels.shape[1] != base.shape[1]:

@@ -87,10 +87,16 @@ class FilterImportance:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per filter: ``filter, fill, delta_loss, mean_delta_auroc, most_hurt_class,
-        most_hurt_delta_auroc`` and ``delta_auroc[<label>]`` per class."""
+        most_hurt_delta_auroc`` (``""`` and NaN when silencing the filter lowers no class's
+        AU-ROC) and ``delta_auroc[<label>]`` per class."""
         return [{"filter": i, "fill": float(self.fill[i]),
                  **_summary(self.delta_loss[i], self.delta_auroc[i], self.label_names)}
                 for i in range(self.n_filters)]
+
+    def group_columns(self) -> list[str]:
+        """The columns of :meth:`group_rows`, also when there is no group (no matched TF)."""
+        return ["group", "filters", *_summary(np.nan, np.full(len(self.label_names), np.nan),
+                                               self.label_names)]
 
     def group_rows(self) -> list[dict[str, Any]]:
         """One dict per group: ``group`` (name), ``filters`` ("0,3"), then as :meth:`rows`."""

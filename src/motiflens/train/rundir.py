@@ -317,6 +317,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu"
              ) -> tuple[nn.Module, ModelSpec, TrainConfig]:
     """The best model of a run directory, in eval mode, with its spec and train config.
 
+    The model carries the run's class names as ``model.label_names`` (from ``metrics.json``,
+    once training has finished).
+
     Raises
     ------
     FormatError
@@ -346,6 +349,11 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu"
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise FormatError(path, f"weights do not fit the stored spec: {exc}") from None
+    metrics = run / "metrics.json"
+    if metrics.is_file():  # the classes, for tables that name them (filter_importance)
+        names = _io.read_json(metrics).get("label_names")
+        if names and len(names) == spec.n_outputs:
+            model.label_names = [str(name) for name in names]
     model.to(resolve_device(device)).eval()
     return model, spec, config
 
