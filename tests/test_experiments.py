@@ -225,6 +225,9 @@ def test_findings_threshold_and_comparison():
     missing = evaluate_finding({"text": "x", "metric": "match_gt", "models": ["CNN-4"],
                                 "op": "<", "value": 1}, means)
     assert missing["status"] == "not run"
+    some = evaluate_finding({"text": "x", "metric": "match_gt", "models": ["CNN-1", "CNN-4"],
+                             "op": "<", "value": 0.3}, means)
+    assert some["status"] == "not run on all (1 of 2 models): holds so far"
     above = evaluate_finding({"text": "deep", "metric": "match_gt", "above": {"model": "CNN-1", "layer": 2},
                               "below": [{"model": "CNN-1", "layer": 1}], "by": 0.3}, means)
     assert above["status"] == "holds"

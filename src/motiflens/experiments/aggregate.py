@@ -264,7 +264,9 @@ def display_claims(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Paper claims about model groups beside this sweep's value."""
     return [{
         "claim": c["text"], "paper": c["paper"],
-        "this sweep": "" if c["ours"] is None else f"{c['ours']:.3f} ({c['model']})",
+        "this sweep": "not run" if c["ours"] is None else f"{c['ours']:.3f} ({c['model']})"
+                      + (f", {c['n_models']} of {len(c['models'])} models run"
+                         if c["n_models"] < len(c["models"]) else ""),
     } for c in summary["claims"]]
 
 

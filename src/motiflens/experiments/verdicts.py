@@ -139,7 +139,9 @@ def evaluate_finding(finding: dict[str, Any], means: dict) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``text``, ``status`` ("holds", "does not hold" or "not run"), ``detail`` (the numbers).
+        ``text``, ``status`` ("holds", "does not hold", "not run", or for a finding on a list of
+        models of which only some have run, "not run on all (k of n models): holds so far" /
+        "... does not hold so far"), ``detail`` (the numbers).
     """
     metric = finding.get("metric")
     if metric not in METRICS:
@@ -153,10 +155,15 @@ def evaluate_finding(finding: dict[str, Any], means: dict) -> dict[str, Any]:
         layer = int(finding.get("layer", 1))
         values = {m: _mean_of(means, m, layer, metric) for m in finding["models"]}
         detail = ", ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in values.items())
-        if any(v is None for v in values.values()):
+        present = [v for v in values.values() if v is not None]
+        holds = all(_OPS[op_name](v, threshold) for v in present)
+        if not present:
             status = "not run"
+        elif len(present) < len(values):  # say what the models run so far show
+            status = (f"not run on all ({len(present)} of {len(values)} models): "
+                      f"{'holds' if holds else 'does not hold'} so far")
         else:
-            status = "holds" if all(_OPS[op_name](v, threshold) for v in values.values()) else "does not hold"
+            status = "holds" if holds else "does not hold"
         detail = f"{detail} (need {op_name} {threshold:g})"
     elif "above" in finding:
         above = finding["above"]

@@ -56,12 +56,12 @@ def significant_matches(layer_dir: Path, threshold: float = SIGNIFICANT_E) -> li
                 "filter": row.get("filter", fid),
                 "best match": row.get("best_target", ""),
                 "name": row.get("best_target_name", ""),
-                "E-value": row.get("best_evalue", ""),
-                "q-value": row.get("best_qvalue", ""),
+                "E-value": _sig(row.get("best_evalue", "")),
+                "q-value": _sig(row.get("best_qvalue", "")),
                 "ground truth": (f"{row.get('ground_truth_tf', '')} ({row.get('ground_truth_target', '')}, "
-                                 f"q = {row.get('ground_truth_qvalue', '')})"
+                                 f"q = {_sig(row.get('ground_truth_qvalue', ''))})"
                                  if is_true(row.get("matches_ground_truth")) else ""),
-                "IC (bits)": row.get("information_content", ""),
+                "IC (bits)": _sig(row.get("information_content", "")),
                 "other hits": _other_hits(others, names),
             })
         return out
@@ -69,11 +69,17 @@ def significant_matches(layer_dir: Path, threshold: float = SIGNIFICANT_E) -> li
         best, *rest = hits[query]
         out.append({
             "filter": query, "best match": best.get("Target_ID", ""), "name": "",
-            "E-value": best.get("E-value", ""), "q-value": best.get("q-value", ""),
+            "E-value": _sig(best.get("E-value", "")), "q-value": _sig(best.get("q-value", "")),
             "ground truth": "", "IC (bits)": "",
             "other hits": _other_hits([r.get("Target_ID", "") for r in rest], {}),
         })
     return out
+
+
+def _sig(text: Any, digits: int = 3) -> str:
+    """A number of a TSV as the report prints it (3 significant digits); other text as is."""
+    value = _float(text)
+    return f"{value:.{digits}g}" if math.isfinite(value) else str(text or "")
 
 
 def _query_order(query: str) -> tuple[int, str]:

@@ -61,8 +61,18 @@ def _meta_html(results_dir: Path, summary: dict[str, Any]) -> str:
         ("sweep started", prov.get("created")),
         ("directory", str(results_dir)),
     ]
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>\n" for k, v in items if v is not None)
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_plain(v))}</td></tr>\n"
+                   for k, v in items if v is not None)
     return f"<table class=\"meta\"><tbody>\n{rows}</tbody></table>"
+
+
+def _plain(value: Any) -> Any:
+    """A recorded setting as a person reads it: ``mode code, db paper`` for a mapping."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_plain(v)) for v in value)
+    return value
 
 
 def _model_section(results_dir: Path, entry: Mapping[str, Any], results: list[dict[str, Any]],
