@@ -100,15 +100,13 @@ TOMTOM_COLUMNS = ["filter", "best match", "name", "E-value", "q-value", "ground 
 def _join_analysis(rows: list[dict[str, Any]], analysis_dir: Path) -> list[str]:
     """Add the filter's importance (Δ test loss when silenced, the class it hurts most) and
     completeness from ``motiflens analyze`` to the Tomtom rows; the added column names."""
-    from motiflens.tables import format_cell
-
     added: list[str] = []
     importance = analysis_dir / "importance.tsv"
     if importance.is_file():
         by_filter = {str(r["filter"]): r for r in read_tsv(importance)}
         for row in rows:
             found = by_filter.get(str(row["filter"]), {})
-            row["Δ loss silenced"] = format_cell(_float(found.get("delta_loss")))
+            row["Δ loss silenced"] = _sig(found.get("delta_loss", ""))
             row["most hurt class"] = found.get("most_hurt_class", "")
         added += ["Δ loss silenced", "most hurt class"]
     completeness = analysis_dir / "completeness.tsv"
@@ -116,7 +114,7 @@ def _join_analysis(rows: list[dict[str, Any]], analysis_dir: Path) -> list[str]:
         by_query = {r["query_id"]: r for r in read_tsv(completeness)}
         for row in rows:
             found = by_query.get(f"filter_{row['filter']}", {})
-            row["completeness"] = found.get("completeness", "")
+            row["completeness"] = _sig(found.get("completeness", ""))
             row["whole"] = found.get("whole", "")
         added += ["completeness", "whole"]
     return added
