@@ -361,10 +361,13 @@ def summarize_analyses(results_dir: str | Path, variant: str | None = None) -> P
             row: dict[str, Any] = {"model_id": entry.id, "layer": layer, "n_trials": len(summaries)}
             text: dict[str, Any] = {"model": entry.label, "layer": layer, "n": len(summaries)}
             for key, title in COLUMNS.items():
-                mean, sd = mean_sd([s.get(key) for s in summaries])
+                values = [s.get(key) for s in summaries]
+                mean, sd = mean_sd(values)
                 row[f"{key}_mean"], row[f"{key}_sd"] = mean, sd
-                if any(s.get(key) is not None for s in summaries):
-                    text[title] = fmt_mean_sd(mean, sd, 3)
+                known = sum(v is not None for v in values)
+                if known:  # a mean over fewer trials (e.g. some without such filters) says so
+                    text[title] = fmt_mean_sd(mean, sd, 3) + (
+                        f" ({known} of {len(values)})" if known < len(values) else "")
             row["completeness_values"] = [v for s in summaries for v in s.get("completeness_values", [])]
             rows.append(row)
             shown.append(text)
@@ -375,7 +378,8 @@ def summarize_analyses(results_dir: str | Path, variant: str | None = None) -> P
     separation = completeness_separation(rows)
     if separation is not None:
         _io.write_json(out / f"analysis-{_label(variant)}-separation.json", separation)
-    note = ("Per model and layer, mean ± sd over trials. Completeness: share of the matched "
+    note = ("Per model and layer, mean ± sd over trials ('(k of n)': over the k trials that "
+            "have such filters). Completeness: share of the matched "
             "motif's informative information content covered by the filter's informative "
             "columns (whole ≥ 0.8). Δ loss: test loss when the filter's activation map is "
             "replaced by its mean (positive = the filter helps). Null rates: fraction of all "
