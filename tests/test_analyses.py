@@ -131,3 +131,19 @@ def test_analyze_names_an_unknown_row_or_layer(sweep, capsys):
     assert "--models: unknown row(s) CNN-999" in capsys.readouterr().err
     assert main(["analyze", str(sweep / "runs/tiny-a/trial-0"), "--layer", "5"]) == 2
     assert "layer 5: expected 1..2" in capsys.readouterr().err
+
+
+def test_a_mean_over_fewer_trials_says_how_many(tmp_path):
+    """Completeness of matched filters, say, exists only in trials that have matched filters:
+    the report's analysis table says '(k of n)' for it (and nothing for full columns)."""
+    from motiflens.experiments.analyses import COLUMNS
+    from motiflens.report.html_sections import _analyses_html
+    from motiflens.tables import write_tsv
+
+    (partial, title), (full, full_title) = list(COLUMNS.items())[:2]
+    write_tsv(tmp_path / "summary" / "analysis-interpret.tsv", [{
+        "model_id": "CNN-2", "layer": 1, "n_trials": 5,
+        f"{partial}_mean": 0.832, f"{partial}_sd": 0.154, f"{partial}_n": 2,
+        f"{full}_mean": 0.5, f"{full}_sd": 0.1, f"{full}_n": 5}])
+    text = _analyses_html(tmp_path)
+    assert "0.832 ± 0.154 (2 of 5)" in text and "0.500 ± 0.100<" in text

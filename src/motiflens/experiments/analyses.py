@@ -363,8 +363,8 @@ def summarize_analyses(results_dir: str | Path, variant: str | None = None) -> P
             for key, title in COLUMNS.items():
                 values = [s.get(key) for s in summaries]
                 mean, sd = mean_sd(values)
-                row[f"{key}_mean"], row[f"{key}_sd"] = mean, sd
                 known = sum(v is not None for v in values)
+                row[f"{key}_mean"], row[f"{key}_sd"], row[f"{key}_n"] = mean, sd, known
                 if known:  # a mean over fewer trials (e.g. some without such filters) says so
                     text[title] = fmt_mean_sd(mean, sd, 3) + (
                         f" ({known} of {len(values)})" if known < len(values) else "")

@@ -140,8 +140,11 @@ def _analyses_html(root: Path) -> str:
         row = {"model": r["model_id"], "layer": r["layer"], "n": r["n_trials"]}
         for key, title in COLUMNS.items():
             mean, sd = parse_float(r.get(f"{key}_mean")), parse_float(r.get(f"{key}_sd"))
+            known = parse_float(r.get(f"{key}_n"))  # trials with a value (older tables: none)
             if not math.isnan(mean):
-                row[title] = fmt_mean_sd(mean, None if math.isnan(sd) else sd, 3)
+                row[title] = fmt_mean_sd(mean, None if math.isnan(sd) else sd, 3) + (
+                    f" ({int(known)} of {r['n_trials']})"
+                    if not math.isnan(known) and int(known) < int(r["n_trials"]) else "")
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     return _table(rows, columns, numeric=columns[2:], css_class="analyses")
