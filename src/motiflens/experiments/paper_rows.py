@@ -67,7 +67,7 @@ def unlike_the_paper(experiment: Experiment) -> dict[str, str]:
     Returns
     -------
     dict
-        row id -> why, e.g. ``"model 6x19p2-6x5p50-d16, not the paper's CNN-25"``.
+        row id -> why, e.g. ``"model 6x19p2-6x5p50-d16: not the paper's CNN-25"``.
     """
     if not experiment.paper_numbers:
         return {}

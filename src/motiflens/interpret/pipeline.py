@@ -75,14 +75,13 @@ class InterpretConfig:
              self.threshold is None or 0.0 <= float(self.threshold) <= 1.0),
             ("n_sequences", "--n-sequences", "a positive number of test sequences",
              self.n_sequences is None or int(self.n_sequences) >= 1),
-            ("distance", "--dist", "'ed' or 'pearson'", self.distance in ("ed", "pearson")),
-            ("evalue_threshold", "--thresh", "a positive E-value",
-             float(self.evalue_threshold) > 0),
+            ("distance", "", "'ed' or 'pearson'", self.distance in ("ed", "pearson")),
+            ("evalue_threshold", "", "a positive E-value", float(self.evalue_threshold) > 0),
         ]
-        for key, flag, expected, ok in checks:
+        for key, flag, expected, ok in checks:  # flag: the interpret command's, if it has one
             if not ok:
-                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r} "
-                                  f"({flag})")
+                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r}"
+                                  + (f" ({flag})" if flag else ""))
 
 
 def _test_sequences(path: Path, n_sequences: int | None
