@@ -159,3 +159,31 @@ def test_a_loaded_runs_model_names_its_classes_in_importance_tables(run):
     result = filter_importance(model, X, Y)
     assert result.label_names == data.label_names
     assert set(result.most_hurt_class()) <= set(data.label_names) | {""}
+
+
+def test_a_run_is_resumed_only_on_its_own_dataset(run, tmp_path, capsys):
+    """Rerunning `train` on a run directory continues it (or returns it, finished) only with the
+    dataset it was trained on; another one, even of the same shape, is refused."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    own = json.loads((copy / "config.json").read_text())["dataset"]["path"]
+    args = ["train", "--model", "6x19p25-6x5p4-d16", "--epochs", "1", "--threads", "1",
+            "--out", str(copy)]
+    capsys.readouterr()
+    assert main(args + ["--data", own]) == 0
+    assert "already finished" in capsys.readouterr().err
+    other = tmp_path / "other.h5"
+    assert main(["simulate", "--out", str(other), "--n", "300", "--seed", "9"]) == 0
+    err = _fails(args + ["--data", str(other)], capsys)
+    assert "holds a run trained on another dataset" in err and "--no-resume" in err
+    assert main(args + ["--data", str(other), "--no-resume"]) == 0
+    assert json.loads((copy / "config.json").read_text())["dataset"]["path"] == str(other)
+
+
+@pytest.mark.parametrize("device", ["mps", "xpu"])
+def test_an_unsupported_device_is_one_line_and_no_folder(run, tmp_path, capsys, device):
+    data = json.loads((run / "config.json").read_text())["dataset"]["path"]
+    err = _fails(["train", "--model", "CNN-25", "--data", data, "--device", device,
+                  "--out", str(tmp_path / "r")], capsys)
+    assert f"device: '{device}' is not supported" in err and "--device" in err
+    assert not (tmp_path / "r").exists()

@@ -244,3 +244,19 @@ def test_single_peak_set_is_refused_without_negatives(fixture, capsys):
         np.testing.assert_array_equal(part.X[:n], f.X)       # forward rows, then their RCs
         np.testing.assert_array_equal(part.X[n:], f.X[:, ::-1, ::-1])
         np.testing.assert_array_equal(part.Y[n:], f.Y)
+
+
+def test_bed_files_gzipped_under_any_name_or_with_stray_bytes_are_read(tmp_path):
+    """A .bgz / suffix-less gzip file is gzip by its first bytes; a non-UTF-8 byte in the name
+    column does not stop the read (it was a UnicodeDecodeError traceback)."""
+    import gzip
+
+    from motiflens.data.genome import read_bed
+
+    text = b"track name=x\nchr1\t10\t500\tpe\xe9k\t0\t+\nchr1\t600\t900\n"
+    (tmp_path / "plain.bed").write_bytes(text)
+    (tmp_path / "peaks.bgz").write_bytes(gzip.compress(text))
+    for name in ("plain.bed", "peaks.bgz"):
+        rows = read_bed(tmp_path / name)
+        assert [(r.chrom, r.start, r.end) for r in rows] == [("chr1", 10, 500), ("chr1", 600, 900)]
+        assert rows[0].name.startswith("pe")

@@ -236,9 +236,13 @@ class Interval:
 
 
 def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt")
-    return open(path)
+    """A text file, gzipped or not (told by its first bytes, whatever its name). Bytes that
+    are not UTF-8 (e.g. in a name column) are read as U+FFFD rather than stopping the read."""
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def read_bed(path: str | os.PathLike) -> list[Interval]:

@@ -27,8 +27,8 @@ from motiflens.train.loop import train, train_epoch
 from motiflens.train.optim import (add_l2_grad, autocast, derive_seeds, make_optimizer,
                                    penalised_weights, torch_state)
 from motiflens.train.rundir import (HISTORY_COLUMNS, RUN_FILES, RunDir, load_checkpoint,
-                                    load_resume_state, load_run, run_dataset, check_run_dataset,
-                                    unfinished_reason)
+                                    load_resume_state, load_run, unfinished_reason)
+from motiflens.train.run_data import check_run_dataset, check_same_dataset, run_dataset
 from motiflens.train.stacked import VectorizedCNN, stack_states
 from motiflens.train.vectorized import train_group_epoch, train_trials
 
@@ -42,6 +42,7 @@ __all__ = [
     "load_run",
     "run_dataset",
     "check_run_dataset",
+    "check_same_dataset",
     "load_checkpoint",
     "resolve_device",
     "HISTORY_COLUMNS",

@@ -247,6 +247,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise ConfigError(f"device: cannot parse {device!r}; valid: auto, cpu, cuda, cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {device!r} requested but CUDA is not available; use cpu or auto")
+    if dev.type not in ("cpu", "cuda"):  # mps, xpu, ...: not supported (and torch says so badly)
+        raise ConfigError(f"device: {device!r} is not supported; valid: auto, cpu, cuda, cuda:N "
+                          "(--device)")
     return dev
 
 

@@ -30,6 +30,7 @@ from motiflens.train.config import TrainConfig, resolve_device, resolve_precisio
 from motiflens.train.evaluation import evaluate, evaluate_test_and_valid
 from motiflens.train.optim import (autocast, backward_and_step, derive_seeds, make_optimizer,
                                    make_scaler, penalised_weights, torch_state)
+from motiflens.train.run_data import check_same_dataset
 from motiflens.train.rundir import (RunDir, cpu_state, history_row, new_progress, progress_from,
                                     record_epoch, rng_record)
 
@@ -74,10 +75,19 @@ def train(spec: ModelSpec | str, dataset: Any, config: TrainConfig | None = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
-    config = dataclasses.replace(config, precision=resolve_precision(config.precision, device))
+    precision = resolve_precision(config.precision, device)
+    if progress and config.precision == "auto":
+        print(f"precision auto -> {precision} on {device.type} (the fastest this hardware runs "
+              "natively)", file=sys.stderr)
+    config = dataclasses.replace(config, precision=precision)
     run, saved = RunDir.open(out, spec.to_dict(), config.to_dict(), resume)
+    if saved is not None:
+        check_same_dataset(out, dataset)
     done = run.finished_result(saved, config.max_epochs)
     if done is not None:
+        if progress:
+            print(f"{out}: already finished (epoch {done.get('epochs_run')}); nothing trained, "
+                  "these are its results (--no-resume trains it again)", file=sys.stderr)
         return done
 
     init_seed, shuffle_seed, dropout_seed = derive_seeds(config.seed)

@@ -374,39 +374,3 @@ def unfinished_reason(run_dir: str | Path) -> str | None:
             "these are the best weights so far; rerun `motiflens train` with the same --out "
             "to resume")
 
-
-def run_dataset(run_dir: str | Path, data: str | Path | None = None) -> Path:
-    """The dataset to read a run with: ``data`` when given, else the one its ``config.json``
-    recorded (which must still be there).
-
-    Raises
-    ------
-    ConfigError
-        Nothing recorded, or the recorded file is gone; both name ``--data``.
-    """
-    if data:
-        return Path(data)
-    config = Path(run_dir) / "config.json"
-    record = _io.read_json(config).get("dataset", {}) or {}
-    path = record.get("path")
-    if not path:
-        raise ConfigError(f"{config}: no dataset path recorded; pass --data (data=...)")
-    if not Path(path).exists():
-        raise ConfigError(f"{path}: the dataset recorded in {config} is not there (moved or "
-                          "deleted?); pass its new place with --data PATH")
-    return Path(path)
-
-
-def check_run_dataset(spec: ModelSpec, path: str | Path, X_shape: tuple[int, ...],
-                      n_labels: int | None = None) -> None:
-    """Raise ``ConfigError`` naming ``path`` and ``--data`` unless sequences of shape
-    ``X_shape: (N, C, L)`` (and ``n_labels`` labels, when given) fit ``spec``."""
-    length = getattr(spec, "input_length", None)
-    if length is not None and X_shape[-1] != length:
-        raise ConfigError(f"{path}: sequences of length {X_shape[-1]}, but {spec.name} was "
-                          f"trained on length {length}; pass a dataset of its length with --data")
-    outputs = getattr(spec, "n_outputs", None)
-    if n_labels is not None and outputs is not None and n_labels != outputs:
-        raise ConfigError(f"{path}: {n_labels} label(s), but {spec.name} has {outputs} "
-                          "outputs; pass the dataset it was trained on (or one with the same "
-                          "labels) with --data")
