@@ -260,3 +260,10 @@ def test_bed_files_gzipped_under_any_name_or_with_stray_bytes_are_read(tmp_path)
         rows = read_bed(tmp_path / name)
         assert [(r.chrom, r.start, r.end) for r in rows] == [("chr1", 10, 500), ("chr1", 600, 900)]
         assert rows[0].name.startswith("pe")
+
+
+def test_a_held_out_chromosome_missing_from_the_genome_is_named(fixture):
+    tmp, _, peaks = fixture
+    with pytest.warns(UserWarning, match=r"held-out chromosome\(s\) \['chrX8'\] are not in the "
+                                         r"genome \(it has chr1, chr7, chr8, chrM\)"):
+        build_peaks(tmp / "genome.fa", peaks, tmp / "o.h5", test_chroms=["chr8", "chrX8"])

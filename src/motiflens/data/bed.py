@@ -18,6 +18,7 @@ from motiflens.data.genome import (
     ChromSplit,
     Genome,
     SkipReport,
+    warn_held_out,
     check_intervals,
     check_split_counts,
     read_bed,
@@ -100,6 +101,7 @@ def build_bed(genome: str | os.PathLike, beds: Mapping[str, str | os.PathLike],
                            "--bed NAME=FILE")
     skips = SkipReport()
     with Genome(genome) as gen:
+        warn_held_out(gen, genome, test_chroms, valid_chroms)
         windows: dict[tuple[str, int, str], np.ndarray] = {}
         for c, name in enumerate(names):
             path = beds[name]

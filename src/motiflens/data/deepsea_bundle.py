@@ -37,7 +37,13 @@ class BundleSplit:
             raise ConfigError(f"unknown DeepSEA split {split!r}: expected one of "
                               f"{', '.join(BUNDLE_FILES)}")
         fname, xkey, ykey = BUNDLE_FILES[split]
-        self.path = Path(bundle_dir) / fname
+        bundle = Path(bundle_dir)
+        if not bundle.is_dir():
+            what = ("an archive: unpack it first (tar xzf) and pass the deepsea_train/ folder"
+                    if bundle.name.endswith((".tar.gz", ".tgz", ".tar")) else
+                    "a file, not a folder" if bundle.exists() else "folder not found")
+            raise DatasetError(f"{bundle}: {what} (--bundle)")
+        self.path = bundle / fname
         if not self.path.exists():
             raise DatasetError(f"{self.path}: file not found (a DeepSEA bundle directory holds "
                                f"{', '.join(f for f, _, _ in BUNDLE_FILES.values())})")

@@ -13,7 +13,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -345,6 +345,20 @@ class ChromSplit:
     def indices(self, chroms: Iterable[str]) -> np.ndarray:
         """(n,) int64 index into :data:`SPLITS` of each chromosome's split."""
         return np.array([SPLITS.index(self.split_of(c)) for c in chroms], dtype=np.int64)
+
+
+def warn_held_out(genome: "Genome", path: str | os.PathLike, test_chroms: Sequence[str],
+                   valid_chroms: Sequence[str]) -> None:
+    """Warn about held-out chromosomes the genome does not have: a typo, or chr-less names
+    such as Ensembl's, would silently leave a split smaller (an empty one is an error later)."""
+    import warnings
+
+    missing = [c for c in (*test_chroms, *valid_chroms) if c not in genome.sizes]
+    if missing:
+        more = " ..." if len(genome.chroms) > 8 else ""
+        warnings.warn(f"{path}: held-out chromosome(s) {missing} are not in the genome (it has "
+                      f"{', '.join(genome.chroms[:8])}{more}); their split holds the others only "
+                      "(--test-chroms/--valid-chroms)", stacklevel=3)
 
 
 def check_split_counts(counts: dict[str, int], what: str, hint: str) -> None:

@@ -36,6 +36,7 @@ from motiflens.data.genome import (
     ChromSplit,
     Genome,
     SkipReport,
+    warn_held_out,
     check_intervals,
     check_split_counts,
     read_bed,
@@ -272,6 +273,8 @@ def build_peaks(genome: str | os.PathLike, peaks: Mapping[str, str | os.PathLike
     skips = SkipReport()
     t0 = time.perf_counter()
     with Genome(genome) as gen:
+        warn_held_out(gen, genome, config.test_chroms,
+                       () if valid_fraction else config.valid_chroms)
         allowed = set(config.chroms) if config.chroms is not None else None
         if allowed is not None:
             missing = sorted(allowed - set(gen.sizes))
