@@ -129,6 +129,7 @@ def test_data_fasta_split_fractions_have_flags(tmp_path, capsys):
     code, _, err = run_cli(args + ["--out", str(tmp_path / "ok.h5"), "--valid-fraction", "0.2",
                                    "--test-fraction", "0.3"], capsys)
     assert code == 0, err
+    assert "rows per split {'train': 10, 'valid': 4, 'test': 6}" in err  # the builder's summary
     sizes = {name: len(split) for name, split in load_dataset(tmp_path / "ok.h5").splits.items()}
     assert sizes == {"train": 10, "valid": 4, "test": 6}  # 20 rows with their negatives
 
@@ -339,8 +340,9 @@ def test_warnings_on_the_command_line_are_one_plain_line(tmp_path):
                            "--valid-fraction", "0.2", "--test-fraction", "0.2"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.startswith("warning: ") and "constant label" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and ".py:" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("warning: ") and "constant label" in lines[0]
+    assert ".py:" not in done.stderr and len(lines) == 2 and "rows per split" in lines[1]
 
 
 @pytest.mark.parametrize("args, flag", [

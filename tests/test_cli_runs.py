@@ -176,6 +176,8 @@ def test_a_run_is_resumed_only_on_its_own_dataset(run, tmp_path, capsys):
     assert main(["simulate", "--out", str(other), "--n", "300", "--seed", "9"]) == 0
     err = _fails(args + ["--data", str(other)], capsys)
     assert "holds a run trained on another dataset" in err and "--no-resume" in err
+    err = _fails(args + ["--data", own, "--protocol", "code"], capsys)  # another init, BN
+    assert "different model spec (key(s) ['bn_eps', 'bn_momentum', 'init']" in err
     assert main(args + ["--data", str(other), "--no-resume"]) == 0
     assert json.loads((copy / "config.json").read_text())["dataset"]["path"] == str(other)
 

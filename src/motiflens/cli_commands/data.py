@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Sequence
 
 from motiflens.errors import ConfigError
@@ -25,7 +26,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     if args.source == "deepsea":
         from motiflens.data.deepsea import build_deepsea
 
-        path = build_deepsea(args.bundle, args.out, strands=args.strands)
+        path = build_deepsea(args.bundle, args.out, strands=args.strands, progress=_say)
     elif args.source == "peaks":
         from motiflens.data.peaks import build_peaks
 
@@ -33,7 +34,7 @@ def cmd_data(args: argparse.Namespace) -> None:
             args.genome, _named_files(args.peaks, "--peaks"), args.out, length=args.length,
             test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
             reverse_complement=args.reverse_complement, seed=args.seed,
-            negatives="shuffle" if args.shuffled_negatives else None,
+            negatives="shuffle" if args.shuffled_negatives else None, progress=_say,
         )
     elif args.source == "fasta":
         from motiflens.data.fasta import build_fasta
@@ -46,7 +47,7 @@ def cmd_data(args: argparse.Namespace) -> None:
             negatives="shuffle" if args.shuffled_negatives else None,
             reverse_complement=args.reverse_complement, seed=args.seed,
             test_chroms=args.test_chroms, valid_chroms=args.valid_chroms,
-            valid_fraction=args.valid_fraction, test_fraction=args.test_fraction,
+            valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, progress=_say,
         )
     elif args.source == "example":
         from motiflens.data.example import build_example
@@ -63,9 +64,14 @@ def cmd_data(args: argparse.Namespace) -> None:
             args.genome, _named_files(args.bed, "--bed"), args.out, length=args.length,
             test_chroms=tuple(args.test_chroms), valid_chroms=tuple(args.valid_chroms),
             negatives="shuffle" if args.shuffled_negatives else None,
-            reverse_complement=args.reverse_complement, seed=args.seed,
+            reverse_complement=args.reverse_complement, seed=args.seed, progress=_say,
         )
     print(f"wrote {path}")
+
+
+def _say(message: str) -> None:
+    """A builder's progress line (rows per split, time, each DeepSEA file) on stderr."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _named_files(items: Sequence[str], option: str) -> dict[str, str]:

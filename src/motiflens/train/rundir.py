@@ -293,8 +293,12 @@ def load_resume_state(out: Path, spec_dict: dict[str, Any], config_dict: dict[st
     """
     saved = _load_torch(Path(out) / "last.pt")
     if saved.get("spec") != spec_dict:
-        raise ConfigError(f"{out}: holds a run of a different model spec; pass --no-resume "
-                          "(resume=False) to overwrite it or choose another --out directory")
+        before = saved.get("spec") or {}
+        keys = sorted(k for k in set(before) | set(spec_dict) if before.get(k) != spec_dict.get(k))
+        raise ConfigError(f"{out}: holds a run of a different model spec (key(s) {keys}: e.g. "
+                          "another --model, --protocol's init/batch norm, or --activation); pass "
+                          "--no-resume (resume=False) to overwrite it or choose another --out "
+                          "directory")
     diff = _config_diff(saved.get("train_config", {}), config_dict)
     if diff:
         raise ConfigError(f"{out}: holds a run with different train config key(s) {diff}; "
