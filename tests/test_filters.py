@@ -464,3 +464,21 @@ def test_the_interpretation_api_refuses_sequences_that_are_not_one_hot(damage, f
     for call in calls:
         with pytest.raises(DatasetError, match=re.escape(found)):
             call()
+
+
+def test_filter_importance_refuses_a_bad_hdf5_dataset_too(tmp_path):
+    """An HDF5 dataset is read batch by batch; its first pass checks every sequence."""
+    import h5py
+
+    from motiflens import filter_importance
+
+    model = nn.Sequential(nn.Conv1d(4, 4, 9), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
+                          nn.Linear(4, 2))
+    rng = np.random.default_rng(0)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (20, 50))].transpose(0, 2, 1).copy()
+    X[13, 1, 4] = np.nan
+    with h5py.File(tmp_path / "x.h5", "w") as handle:
+        handle["X"] = X
+    with h5py.File(tmp_path / "x.h5", "r") as handle:
+        with pytest.raises(DatasetError, match=r"sequence 13: nan at channel 1, position 4"):
+            filter_importance(model, handle["X"], rng.integers(0, 2, (20, 2)), batch_size=8)

@@ -448,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Settings whose command-line flag is not simply ``--`` + the key with ``-`` for ``_``.
 _FLAG_OF_KEY = {"simulate": {"n_sequences": "--n"}, "train": {"max_epochs": "--epochs"},
-                "reproduce": {"max_epochs": "--epochs"}}
+                "reproduce": {"max_epochs": "--epochs"}, "interpret": {"layers": "--layer"}}
 
 
 def _leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace

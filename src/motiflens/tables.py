@@ -153,8 +153,9 @@ def format_value(value: Any, digits: int = 3, missing: str = "") -> str:
 
 
 def fmt_mean_sd(mean: float | None, sd: float | None = None, digits: int = 3,
-                missing: str = "") -> str:
-    """``"0.980 ± 0.027"``; ``"0.930"`` without an sd; ``missing`` without a mean."""
+                missing: str = "", n: int | None = None, of: int | None = None) -> str:
+    """``"0.980 ± 0.027"``; ``"0.930"`` without an sd; ``missing`` without a mean; a mean over
+    ``n`` of ``of`` trials (``n < of``) ends in ``" (n of of)"``."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return missing
     text = f"{mean:.{digits}f}"
@@ -162,6 +163,8 @@ def fmt_mean_sd(mean: float | None, sd: float | None = None, digits: int = 3,
         text = text[1:]
     if sd is not None and not (isinstance(sd, float) and math.isnan(sd)):
         text += f" ± {sd:.{digits}f}"
+    if n is not None and of is not None and n < of:
+        text += f" ({n} of {of})"
     return text
 
 

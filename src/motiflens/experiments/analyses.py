@@ -366,8 +366,7 @@ def summarize_analyses(results_dir: str | Path, variant: str | None = None) -> P
                 known = sum(v is not None for v in values)
                 row[f"{key}_mean"], row[f"{key}_sd"], row[f"{key}_n"] = mean, sd, known
                 if known:  # a mean over fewer trials (e.g. some without such filters) says so
-                    text[title] = fmt_mean_sd(mean, sd, 3) + (
-                        f" ({known} of {len(values)})" if known < len(values) else "")
+                    text[title] = fmt_mean_sd(mean, sd, 3, n=known, of=len(values))
             row["completeness_values"] = [v for s in summaries for v in s.get("completeness_values", [])]
             rows.append(row)
             shown.append(text)

@@ -71,7 +71,10 @@ def unlike_the_paper(experiment: Experiment) -> dict[str, str]:
     """
     if not experiment.paper_numbers:
         return {}
-    paper = load_paper_numbers(experiment.paper_numbers)
+    return _unlike(experiment, load_paper_numbers(experiment.paper_numbers))
+
+
+def _unlike(experiment: Experiment, paper: dict[str, Any]) -> dict[str, str]:
     named = set(paper["rows"]) | {m for claim in paper["claims"] for m in claim["models"]}
     named |= {m for finding in paper["findings"] for m in _finding_models(finding)}
     unlike = {}
@@ -102,7 +105,7 @@ def paper_numbers_for(experiment: Experiment) -> dict[str, Any]:
     places in group claims, the findings that name them); those rows under ``"unlike"``.
     """
     paper = load_paper_numbers(experiment.paper_numbers)
-    unlike = unlike_the_paper(experiment)
+    unlike = _unlike(experiment, paper) if experiment.paper_numbers else {}
     paper["unlike"] = unlike
     if not unlike:
         return paper

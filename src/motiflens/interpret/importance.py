@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from motiflens.errors import ConfigError
-from motiflens.interpret.batching import as_tensor, check_one_hot, eval_mode
+from motiflens.interpret.batching import as_tensor, eval_mode
 from motiflens.interpret.importance_tables import FilterImportance, groups_by_tf, importance_table
 from motiflens.interpret.silencing import _auroc, _bce, _Runner, _variant_masks
 from motiflens.interpret.tracing import LayerRef, resolve_layer, trace_calls
@@ -59,8 +59,6 @@ def _check_data(X: Any, y: Any) -> tuple[int, np.ndarray]:
     shape = tuple(getattr(X, "shape", ()))
     if len(shape) != 3 or shape[0] == 0:
         raise ConfigError(f"X: expected a non-empty array of shape (N, 4, L), got shape {shape}")
-    if isinstance(X, (np.ndarray, torch.Tensor)):  # (an HDF5 dataset is checked batch by batch)
-        check_one_hot(X)
     labels = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
     labels = labels[:, None] if labels.ndim == 1 else labels
     if labels.ndim != 2 or labels.shape[0] != shape[0]:

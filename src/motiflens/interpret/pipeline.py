@@ -67,21 +67,20 @@ class InterpretConfig:
     data: str | None = None
 
     def __post_init__(self) -> None:
+        from motiflens.interpret.filters import _check_settings
+
+        _check_settings(self.mode, self.threshold, "auto")  # the alignment's own rule
         checks = [
-            ("layers", "--layer", "1-based layer numbers (1 = first convolution)",
+            ("layers", "1-based layer numbers (1 = first convolution)",
              bool(self.layers) and all(int(x) >= 1 for x in self.layers)),
-            ("mode", "--mode", "'paper' or 'code'", self.mode in ("paper", "code")),
-            ("threshold", "--threshold", "a fraction in [0, 1]",
-             self.threshold is None or 0.0 <= float(self.threshold) <= 1.0),
-            ("n_sequences", "--n-sequences", "a positive number of test sequences",
+            ("n_sequences", "a positive number of test sequences",
              self.n_sequences is None or int(self.n_sequences) >= 1),
-            ("distance", "", "'ed' or 'pearson'", self.distance in ("ed", "pearson")),
-            ("evalue_threshold", "", "a positive E-value", float(self.evalue_threshold) > 0),
+            ("distance", "'ed' or 'pearson'", self.distance in ("ed", "pearson")),
+            ("evalue_threshold", "a positive E-value", float(self.evalue_threshold) > 0),
         ]
-        for key, flag, expected, ok in checks:  # flag: the interpret command's, if it has one
+        for key, expected, ok in checks:  # (the command line adds the flag of the key)
             if not ok:
-                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r}"
-                                  + (f" ({flag})" if flag else ""))
+                raise ConfigError(f"{key}: expected {expected}, got {getattr(self, key)!r}")
 
 
 def _test_sequences(path: Path, n_sequences: int | None

@@ -13,7 +13,7 @@ from scipy.stats import rankdata
 from torch import nn
 
 from motiflens.errors import ConfigError
-from motiflens.interpret.batching import as_tensor, model_device
+from motiflens.interpret.batching import as_tensor, check_one_hot, model_device
 from motiflens.interpret.tracing import LayerSelection
 
 
@@ -83,8 +83,15 @@ class _Runner:
         return out.detach().to("cpu", torch.float32)
 
     def baseline(self) -> np.ndarray:
-        """Logits (N, C) of the intact model; accumulates the per-filter activation sums."""
-        return torch.cat([self.run(self.batch(s), None, True) for s in self.starts]).numpy()
+        """Logits (N, C) of the intact model; accumulates the per-filter activation sums. This
+        first pass reads every sequence: it refuses any that is not one-hot (later passes read
+        the same ones)."""
+        logits = []
+        for s in self.starts:
+            x = self.batch(s)
+            check_one_hot(x, s)
+            logits.append(self.run(x, None, True))
+        return torch.cat(logits).numpy()
 
     def choose_path(self, x: torch.Tensor, masks: torch.Tensor) -> bool:
         """Whether the enlarged-activation shortcut gives the repeated-input result here."""

@@ -142,9 +142,9 @@ def _analyses_html(root: Path) -> str:
             mean, sd = parse_float(r.get(f"{key}_mean")), parse_float(r.get(f"{key}_sd"))
             known = parse_float(r.get(f"{key}_n"))  # trials with a value (older tables: none)
             if not math.isnan(mean):
-                row[title] = fmt_mean_sd(mean, None if math.isnan(sd) else sd, 3) + (
-                    f" ({int(known)} of {r['n_trials']})"
-                    if not math.isnan(known) and int(known) < int(r["n_trials"]) else "")
+                row[title] = fmt_mean_sd(mean, None if math.isnan(sd) else sd, 3,
+                                         n=None if math.isnan(known) else int(known),
+                                         of=int(r["n_trials"]))
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     return _table(rows, columns, numeric=columns[2:], css_class="analyses")
@@ -184,7 +184,7 @@ def _reinterpretations_html(root: Path, summary: dict[str, Any]) -> str:
     for name in reinterpretation_names(root):
         results = [r for trials in collect_results(root, variant=name).values() for r in trials]
         settings = results[0].get("interpret", {}) if results else {}
-        described = ", ".join(f"{key} {value}" for key, value in settings.items()) or "unknown"
+        described = _plain(settings) or "unknown"
         variant = summarize(root, name)
         rows = comparison_display_rows(compare_sides(summary, variant), "original", name)
         parts += [
